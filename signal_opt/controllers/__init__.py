@@ -1,0 +1,44 @@
+"""Signal strategies behind one interface (:class:`Controller`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from signal_opt.controllers.base import Controller
+
+STRATEGIES = ("fixed", "webster", "actuated", "max-pressure", "adaptive")
+"""Every strategy the command line and the comparisons know, in report order."""
+
+
+class UnknownStrategyError(ValueError):
+    pass
+
+
+def make_controller(name: str, **options: Any) -> Controller:
+    """A fresh controller for strategy ``name`` (see :data:`STRATEGIES`)."""
+    if name == "fixed":
+        from signal_opt.controllers.fixed import FixedController
+
+        return FixedController(plan_file=options.get("plan_file"))
+    if name == "webster":
+        from signal_opt.controllers.webster import WebsterController
+
+        return WebsterController(design=options.get("design"))
+    if name == "actuated":
+        from signal_opt.controllers.actuated import ActuatedController
+
+        return ActuatedController()
+    if name == "max-pressure":
+        from signal_opt.controllers.max_pressure import MaxPressureController
+
+        return MaxPressureController()
+    if name == "adaptive":
+        from signal_opt.controllers.adaptive import AdaptiveController
+
+        return AdaptiveController(**{k: v for k, v in options.items() if k in ("interval",)})
+    raise UnknownStrategyError(
+        f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}"
+    )
+
+
+__all__ = ["STRATEGIES", "Controller", "UnknownStrategyError", "make_controller"]

@@ -1,0 +1,285 @@
+"""Drive signals from Python with safe transitions between plans.
+
+The driver owns the signal state of the traffic lights it controls and sets it with one
+``setRedYellowGreenState`` call per phase change (never per step). Plans change only at
+a cycle boundary; yellow and all-red phases are copied from the intersection model and
+never shortened; greens never drop below their minimum. A new offset is reached over
+several cycles by lengthening or shortening each cycle within limits, as field
+controllers do ("smooth" offset transition), instead of in one jump.
+
+Two modes per light:
+
+- *plan* mode runs a cycle-based plan (cycle, greens, offset), optionally with an
+  ``early_end`` hook so an actuated controller can gap out a green that nobody uses;
+- *free* mode (``request_stage``) lets a controller such as max-pressure pick the next
+  stage at each decision point; transitions between any two stages are built by
+  :func:`signal_opt.sumo.programs.transition_phases`.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from signal_opt.model import Intersection, Phase, Plan, check_plan
+from signal_opt.sumo.programs import quantize_greens, transition_phases
+
+EarlyEnd = Callable[[str, int, float, float], bool]
+"""``early_end(tls_id, stage, elapsed_green, t) -> bool``: may the green end now?"""
+
+
+@dataclass(frozen=True)
+class TransitionLimits:
+    """How fast a running plan may move toward a new offset, per cycle."""
+
+    max_lengthen: float = 0.20
+    """Largest fraction of the cycle a transition cycle may be lengthened by."""
+    max_shorten: float = 0.15
+    """Largest fraction of the cycle a transition cycle may be shortened by."""
+    tolerance: float = 1.0
+    """Offset error (s) small enough to count as in step."""
+
+
+@dataclass
+class _Light:
+    intersection: Intersection
+    plan: Plan
+    pending: Plan | None = None
+    cycle_start: float = 0.0
+    # phases of the cycle being run: (state, end_time, stage_index or -1 for intergreen)
+    schedule: list[tuple[str, float, int]] = field(default_factory=list)
+    position: int = 0
+    stage_started: float = 0.0
+    free: bool = False
+    free_stage: int = 0
+    next_stage: int | None = None
+
+
+class SignalDriver:
+    """Runs plans on the traffic lights of a connection.
+
+    ``conn`` is a libsumo module or a traci connection. ``on_applied(t, plan)`` is called
+    whenever a plan starts to run (for plan logs).
+    """
+
+    def __init__(
+        self,
+        conn,
+        intersections: list[Intersection],
+        limits: TransitionLimits | None = None,
+        on_applied: Callable[[float, Plan], None] | None = None,
+        early_end: EarlyEnd | None = None,
+        step: float = 1.0,
+    ) -> None:
+        self.conn = conn
+        self.limits = limits or TransitionLimits()
+        self.on_applied = on_applied
+        self.early_end = early_end
+        self.step_length = step
+        self.lights: dict[str, _Light] = {}
+        self._heap: list[tuple[float, str]] = []
+        self._intersections = {x.id: x for x in intersections}
+
+    # -- set-up ---------------------------------------------------------------------------
+    def take_over(self, t: float, plans: dict[str, Plan] | None = None) -> None:
+        """Start driving every light, continuing the phase it shows now.
+
+        The running program is followed to the end of its cycle (reading its phase once);
+        from the next cycle boundary on, ``plans`` (or the base plans) run.
+        """
+        for tls_id, x in self._intersections.items():
+            base = x.base_plan()
+            light = _Light(x, base)
+            self.lights[tls_id] = light
+            n = sum(1 + len(s.intergreen) for s in x.stages)
+            phases = _rotated_phases(x)
+            sumo_phase = int(self.conn.trafficlight.getPhase(tls_id))
+            remaining = float(self.conn.trafficlight.getNextSwitch(tls_id)) - t
+            first = x.stages[0].phase_index
+            j = (sumo_phase - first) % n
+            state_now = self.conn.trafficlight.getRedYellowGreenState(tls_id)
+            if j >= len(phases) or phases[j][0].state != state_now:
+                j, remaining = 0, phases[0][0].duration  # unknown program: start a cycle now
+            # Build the rest of the current cycle from phase j.
+            end = t + max(remaining, 0.0)
+            light.schedule = []
+            stage_of = [p[1] for p in phases]
+            light.schedule.append((phases[j][0].state, end, stage_of[j]))
+            for k in range(j + 1, len(phases)):
+                end += phases[k][0].duration
+                light.schedule.append((phases[k][0].state, end, stage_of[k]))
+            light.position = 0
+            light.cycle_start = t
+            light.stage_started = t
+            self._set(tls_id, light.schedule[0][0])
+            self._push(light.schedule[0][1], tls_id)
+            if plans and tls_id in plans:
+                self.request(plans[tls_id])
+
+    # -- requests ---------------------------------------------------------------------------
+    def request(self, plan: Plan) -> None:
+        """Queue ``plan``; it starts at the light's next cycle boundary. Validated now."""
+        light = self.lights[plan.intersection_id]
+        check_plan(light.intersection, plan)
+        light.free = False
+        light.pending = plan
+
+    def set_free(self, tls_id: str) -> None:
+        """Switch a light to free mode (stage chosen by :meth:`request_stage`)."""
+        self.lights[tls_id].free = True
+
+    def request_stage(self, tls_id: str, stage: int) -> None:
+        """In free mode: end the current green (if past its minimum) and go to ``stage``."""
+        light = self.lights[tls_id]
+        light.next_stage = stage
+
+    def current_stage(self, tls_id: str) -> tuple[int, float]:
+        """``(stage, seconds of green so far)``; stage is -1 during an intergreen."""
+        light = self.lights[tls_id]
+        state, _, stage = light.schedule[light.position]
+        return stage, light.stage_started
+
+    # -- stepping ---------------------------------------------------------------------------
+    def advance(self, t: float) -> None:
+        """Make every phase change due at or before ``t`` (call once per step)."""
+        while self._heap and self._heap[0][0] <= t + 1e-9:
+            due, tls_id = heapq.heappop(self._heap)
+            light = self.lights[tls_id]
+            if light.schedule[light.position][1] != due:
+                continue  # stale entry (the phase was extended or cut since)
+            self._next_phase(tls_id, light, t)
+        if self.early_end is not None or any(lt.free for lt in self.lights.values()):
+            self._check_early(t)
+
+    def _check_early(self, t: float) -> None:
+        for tls_id, light in self.lights.items():
+            state, end, stage = light.schedule[light.position]
+            if stage < 0:
+                continue
+            elapsed = t - light.stage_started
+            min_green = light.intersection.stages[stage].min_green
+            if elapsed + 1e-9 < min_green:
+                continue
+            if light.free:
+                nxt = light.next_stage
+                if nxt is None or nxt == stage:
+                    continue
+                self._end_green(tls_id, light, t, nxt)
+            elif self.early_end is not None and end - t > self.step_length:
+                if self.early_end(tls_id, stage, elapsed, t):
+                    self._end_green_in_plan(tls_id, light, t)
+
+    def _end_green_in_plan(self, tls_id: str, light: _Light, t: float) -> None:
+        """Gap out: the stage ends now; the time saved goes to the next stage's green."""
+        saved = light.schedule[light.position][1] - t
+        state, _, stage = light.schedule[light.position]
+        light.schedule[light.position] = (state, t, stage)
+        # Intergreen phases keep their durations; the next green starts earlier and keeps
+        # its planned end, so it absorbs the saved time.
+        k = light.position + 1
+        while k < len(light.schedule) and light.schedule[k][2] < 0:
+            s, e, st = light.schedule[k]
+            light.schedule[k] = (s, e - saved, st)
+            k += 1
+        self._next_phase(tls_id, light, t)
+
+    def _end_green(self, tls_id: str, light: _Light, t: float, dst: int) -> None:
+        _, _, src = light.schedule[light.position]
+        end = t
+        sched: list[tuple[str, float, int]] = []
+        for phase in transition_phases(light.intersection, src, dst):
+            end += phase.duration
+            sched.append((phase.state, end, -1))
+        dst_stage = light.intersection.stages[dst]
+        sched.append((dst_stage.state, end + max(dst_stage.min_green, 1.0), dst))
+        light.schedule = [(light.schedule[light.position][0], t, src), *sched]
+        light.position = 0
+        light.next_stage = None
+        self._next_phase(tls_id, light, t)
+
+    def _next_phase(self, tls_id: str, light: _Light, t: float) -> None:
+        light.position += 1
+        if light.position >= len(light.schedule):
+            if light.free:
+                # Hold the current stage: extend by a step until a new stage is requested.
+                state, end, stage = light.schedule[-1]
+                light.schedule = [(state, max(end, t) + self.step_length, stage)]
+                light.position = 0
+                self._push(light.schedule[0][1], tls_id)
+                return
+            self._start_cycle(tls_id, light, t)
+            return
+        state, end, stage = light.schedule[light.position]
+        if stage >= 0:
+            light.stage_started = t
+        self._set(tls_id, state)
+        self._push(end, tls_id)
+
+    def _start_cycle(self, tls_id: str, light: _Light, t: float) -> None:
+        x = light.intersection
+        if light.pending is not None:
+            light.plan = light.pending
+            light.pending = None
+            if self.on_applied is not None:
+                self.on_applied(t, light.plan)
+        plan = light.plan
+        greens = quantize_greens(x, plan.greens, self.step_length)
+        cycle = sum(greens) + x.lost_time
+        greens = self._seek_offset(x, plan, greens, cycle, t)
+        light.cycle_start = t
+        light.schedule = []
+        end = t
+        for k, (stage, green) in enumerate(zip(x.stages, greens)):
+            end += green
+            light.schedule.append((stage.state, end, k))
+            for phase in stage.intergreen:
+                end += phase.duration
+                light.schedule.append((phase.state, end, -1))
+        light.position = 0
+        light.stage_started = t
+        self._set(tls_id, light.schedule[0][0])
+        self._push(light.schedule[0][1], tls_id)
+
+    def _seek_offset(
+        self, x: Intersection, plan: Plan, greens: list[float], cycle: float, t: float
+    ) -> list[float]:
+        """Greens of this cycle, stretched or squeezed toward the plan's offset."""
+        late = (t - plan.offset) % cycle  # seconds since the cycle should have started
+        if late < self.limits.tolerance or cycle - late < self.limits.tolerance:
+            return greens
+        mins = [-(-s.min_green // self.step_length) * self.step_length for s in x.stages]
+        slack = sum(g - m for g, m in zip(greens, mins))
+        shorten = min(late, self.limits.max_shorten * cycle, slack)
+        lengthen = min(cycle - late, self.limits.max_lengthen * cycle)
+        # Prefer the direction that closes the gap in fewer cycles.
+        cycles_short = late / max(min(self.limits.max_shorten * cycle, slack), 1e-9)
+        cycles_long = (cycle - late) / max(self.limits.max_lengthen * cycle, 1e-9)
+        if cycles_short <= cycles_long and shorten > 0:
+            delta = -round(shorten / self.step_length) * self.step_length
+            weights = [g - m for g, m in zip(greens, mins)]
+        else:
+            delta = round(lengthen / self.step_length) * self.step_length
+            weights = list(greens)
+        total = sum(weights)
+        if total <= 0 or delta == 0:
+            return greens
+        out = [g + delta * w / total for g, w in zip(greens, weights)]
+        out = [max(m, round(g / self.step_length) * self.step_length) for g, m in zip(out, mins)]
+        return out
+
+    # -- helpers ------------------------------------------------------------------------
+    def _set(self, tls_id: str, state: str) -> None:
+        self.conn.trafficlight.setRedYellowGreenState(tls_id, state)
+
+    def _push(self, when: float, tls_id: str) -> None:
+        heapq.heappush(self._heap, (when, tls_id))
+
+
+def _rotated_phases(x: Intersection) -> list[tuple[Phase, int]]:
+    """The base program from its first stage: ``(phase, stage index or -1)``."""
+    out: list[tuple[Phase, int]] = []
+    for k, stage in enumerate(x.stages):
+        out.append((Phase(stage.base_green, stage.state), k))
+        out.extend((p, -1) for p in stage.intergreen)
+    return out

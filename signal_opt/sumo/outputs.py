@@ -1,0 +1,120 @@
+"""Read SUMO's own outputs into the figures a traffic engineer compares.
+
+``metrics.json`` counts every vehicle: trips that arrived, vehicles still driving at the
+end (SUMO writes them with ``--tripinfo-output.write-unfinished``) and vehicles that were
+loaded but never inserted (still waiting at the network edge when the run ended).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RunMetrics:
+    mean_travel_time_s: float
+    mean_time_loss_s: float
+    """Mean tripinfo ``timeLoss`` over finished and unfinished trips (RESCO's "delay")."""
+    mean_waiting_time_s: float
+    mean_depart_delay_s: float
+    """Mean wait to enter the network, over inserted vehicles."""
+    average_speed_kmh: float
+    """Total distance driven / total time driven, network-wide."""
+    vehicles_loaded: int
+    vehicles_inserted: int
+    vehicles_arrived: int
+    vehicles_unfinished: int
+    vehicles_never_inserted: int
+    teleports: int
+    sim_wall_s: float
+
+    def to_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def _tripinfo_arrays(path: Path) -> dict[str, np.ndarray]:
+    cols: dict[str, list[float]] = {
+        k: []
+        for k in ("depart", "arrival", "duration", "routeLength", "timeLoss", "waitingTime",
+                  "departDelay", "finished")
+    }
+    for _, el in ET.iterparse(path, events=("end",)):
+        if el.tag != "tripinfo":
+            continue
+        arrival = float(el.get("arrival", "-1"))
+        cols["depart"].append(float(el.get("depart", "-1")))
+        cols["arrival"].append(arrival)
+        cols["duration"].append(float(el.get("duration", "0")))
+        cols["routeLength"].append(float(el.get("routeLength", "0")))
+        cols["timeLoss"].append(float(el.get("timeLoss", "0")))
+        cols["waitingTime"].append(float(el.get("waitingTime", "0")))
+        cols["departDelay"].append(float(el.get("departDelay", "0")))
+        cols["finished"].append(1.0 if arrival >= 0 else 0.0)
+        el.clear()
+    return {k: np.asarray(v, dtype=float) for k, v in cols.items()}
+
+
+def _statistics(path: Path) -> dict[str, int]:
+    root = ET.parse(path).getroot()
+    veh = root.find("vehicles")
+    tele = root.find("teleports")
+    return {
+        "loaded": int(veh.get("loaded", 0)) if veh is not None else 0,
+        "inserted": int(veh.get("inserted", 0)) if veh is not None else 0,
+        "running": int(veh.get("running", 0)) if veh is not None else 0,
+        "waiting": int(veh.get("waiting", 0)) if veh is not None else 0,
+        "teleports": int(tele.get("total", 0)) if tele is not None else 0,
+    }
+
+
+def _mean(a: np.ndarray) -> float:
+    return float(a.mean()) if a.size else 0.0
+
+
+def read_metrics(tripinfo: Path, statistics: Path, wall_s: float) -> RunMetrics:
+    trips = _tripinfo_arrays(tripinfo)
+    stats = _statistics(statistics)
+    inserted = trips["depart"] >= 0
+    dist = float(trips["routeLength"][inserted].sum())
+    time = float(trips["duration"][inserted].sum())
+    return RunMetrics(
+        mean_travel_time_s=_mean(trips["duration"][inserted]),
+        mean_time_loss_s=_mean(trips["timeLoss"][inserted]),
+        mean_waiting_time_s=_mean(trips["waitingTime"][inserted]),
+        mean_depart_delay_s=_mean(trips["departDelay"][inserted]),
+        average_speed_kmh=3.6 * dist / time if time > 0 else 0.0,
+        vehicles_loaded=stats["loaded"],
+        vehicles_inserted=stats["inserted"],
+        vehicles_arrived=int(trips["finished"].sum()),
+        vehicles_unfinished=stats["running"],
+        vehicles_never_inserted=stats["waiting"],
+        teleports=stats["teleports"],
+        sim_wall_s=round(wall_s, 3),
+    )
+
+
+def time_series(tripinfo: Path, begin: float, end: float, bin_s: float = 300.0) -> dict[str, list]:
+    """Mean time loss and speed of trips by the bin in which they arrived (or ended)."""
+    trips = _tripinfo_arrays(tripinfo)
+    ok = trips["depart"] >= 0
+    stop = np.where(trips["arrival"] >= 0, trips["arrival"], end)[ok]
+    edges = np.arange(begin, end + bin_s, bin_s)
+    idx = np.clip(np.digitize(stop, edges) - 1, 0, len(edges) - 2)
+    nb = len(edges) - 1
+    count = np.bincount(idx, minlength=nb)
+    loss = np.bincount(idx, weights=trips["timeLoss"][ok], minlength=nb)
+    dist = np.bincount(idx, weights=trips["routeLength"][ok], minlength=nb)
+    dur = np.bincount(idx, weights=trips["duration"][ok], minlength=nb)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_loss = np.where(count > 0, loss / np.maximum(count, 1), np.nan)
+        speed = np.where(dur > 0, 3.6 * dist / np.maximum(dur, 1e-9), np.nan)
+    return {
+        "t": [float(x) for x in edges[:-1] + bin_s / 2],
+        "trips": [int(c) for c in count],
+        "mean_time_loss_s": [None if np.isnan(v) else round(float(v), 2) for v in mean_loss],
+        "average_speed_kmh": [None if np.isnan(v) else round(float(v), 2) for v in speed],
+    }

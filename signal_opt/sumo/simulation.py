@@ -1,0 +1,255 @@
+"""Run a scenario under a signal strategy and write tripinfo, metrics and the plan log.
+
+Outputs in ``out_dir``: ``tripinfo.xml`` (SUMO's own, unfinished vehicles included),
+``statistics.xml``, ``metrics.json``, ``plans.jsonl`` (every plan applied, with time and
+intersection) and ``timeseries.json`` (time loss and speed per 5 minutes, for plots).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import sumolib
+
+from signal_opt.model import Intersection, Plan
+from signal_opt.sumo import detectors as det
+from signal_opt.sumo.detector_reader import DetectorReader
+from signal_opt.sumo.driver import SignalDriver
+from signal_opt.sumo.network import load_intersections, read_net
+from signal_opt.sumo.outputs import RunMetrics, read_metrics, time_series
+from signal_opt.sumo.scenario import Scenario
+
+if TYPE_CHECKING:
+    from signal_opt.controllers.base import Controller
+
+
+class SimulationError(RuntimeError):
+    """SUMO failed or died during a run; outputs written so far are kept."""
+
+
+@dataclass
+class RunContext:
+    """What a controller may know before the run: the network and its detectors."""
+
+    scenario: Scenario
+    net: sumolib.net.Net
+    intersections: list[Intersection]
+    detectors: list[det.DetectorSpec]
+    out_dir: Path
+    seed: int
+
+
+class PlanLog:
+    """``plans.jsonl``: one JSON line per plan applied."""
+
+    def __init__(self, path: Path, controller: str) -> None:
+        self._fh: IO[str] = path.open("w", encoding="utf-8", buffering=1)
+        self.controller = controller
+        self.count = 0
+
+    def write(self, t: float, plan: Plan) -> None:
+        row = {
+            "time": round(float(t), 2),
+            "intersection": plan.intersection_id,
+            "controller": self.controller,
+            "source": plan.source,
+            "cycle": round(float(plan.cycle), 2),
+            "greens": [round(float(g), 2) for g in plan.greens],
+            "offset": round(float(plan.offset), 2),
+        }
+        if plan.details:
+            row["details"] = plan.details
+        self._fh.write(json.dumps(row) + "\n")
+        self.count += 1
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+@dataclass
+class Simulation:
+    """A running simulation as a controller sees it."""
+
+    conn: Any
+    ctx: RunContext
+    plan_log: PlanLog
+    step_length: float = 1.0
+    driver: SignalDriver | None = None
+    reader: DetectorReader | None = None
+    on_step: list[Callable[[float], None]] = field(default_factory=list)
+
+    @property
+    def intersections(self) -> list[Intersection]:
+        return self.ctx.intersections
+
+    def drive(self, plans: dict[str, Plan] | None = None, **kwargs: Any) -> SignalDriver:
+        """Take the signals over from SUMO's programs (see :class:`SignalDriver`)."""
+        self.driver = SignalDriver(
+            self.conn,
+            self.intersections,
+            on_applied=self.plan_log.write,
+            step=self.step_length,
+            **kwargs,
+        )
+        self.driver.take_over(self.conn.simulation.getTime(), plans)
+        return self.driver
+
+    def read_detectors(self, per_step: bool = False, intervals: bool = False) -> DetectorReader:
+        self.reader = DetectorReader(self.conn, self.ctx.detectors, per_step, intervals)
+        return self.reader
+
+
+def prepare_detectors(scenario: Scenario, net: sumolib.net.Net, out_dir: Path) -> tuple[
+    list[det.DetectorSpec], tuple[Path, ...]
+]:
+    """The scenario's own detectors at its signals, or auto-placed ones (written to out_dir)."""
+    found: list[det.DetectorSpec] = []
+    for add in scenario.additional_files:
+        found.extend(det.detectors_from_additional(add, net))
+    if found:
+        return found, ()
+    specs = det.place_detectors(net)
+    path = out_dir / "detectors.add.xml"
+    det.write_detectors(specs, path)
+    return specs, (path,)
+
+
+def sumo_command(
+    scenario: Scenario, out_dir: Path, seed: int, additional: Sequence[Path], gui: bool = False
+) -> list[str]:
+    cmd = [
+        sumolib.checkBinary("sumo-gui" if gui else "sumo"),
+        "-n", str(scenario.net_file),
+        "--begin", str(scenario.begin),
+        "--end", str(scenario.end),
+        "--seed", str(seed),
+        "--tripinfo-output", str(out_dir / "tripinfo.xml"),
+        "--tripinfo-output.write-unfinished", "true",
+        "--statistic-output", str(out_dir / "statistics.xml"),
+        "--no-step-log", "true",
+        "--duration-log.disable", "true",
+        "--time-to-teleport", "300",
+        "--ignore-route-errors", "true",
+        "--no-warnings", "true",
+        "--step-length", "1",
+    ]
+    if scenario.route_files:
+        cmd += ["-r", ",".join(str(p) for p in scenario.route_files)]
+    adds = [*scenario.additional_files, *additional]
+    if adds:
+        cmd += ["-a", ",".join(str(p) for p in adds)]
+    cmd += list(scenario.extra_args)
+    return cmd
+
+
+def _start(cmd: list[str], backend: str, label: str):
+    if backend == "libsumo":
+        import libsumo
+
+        libsumo.start(cmd)
+        return libsumo
+    import traci
+
+    traci.start(cmd, label=label)
+    return traci.getConnection(label)
+
+
+def run(
+    scenario: Scenario,
+    controller: Controller,
+    out_dir: str | Path,
+    seed: int = 0,
+    backend: str = "libsumo",
+    progress: bool | None = None,
+    gui: bool = False,
+    monitors: Sequence[Callable[[Simulation], Callable[[float], None]]] = (),
+) -> RunMetrics:
+    """Run ``scenario`` under ``controller``; write the outputs and return the metrics."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    net = read_net(scenario.net_file)
+    intersections = load_intersections(net)
+    specs, det_files = prepare_detectors(scenario, net, out)
+    ctx = RunContext(scenario, net, intersections, specs, out, seed)
+    extra = controller.prepare(ctx)
+    cmd = sumo_command(scenario, out, seed, [*det_files, *extra], gui=gui or backend == "gui")
+    backend = "traci" if gui or backend == "gui" else backend
+    plan_log = PlanLog(out / "plans.jsonl", controller.name)
+    label = f"signal-opt-{id(controller)}"
+    wall0 = time.perf_counter()
+    conn = None
+    try:
+        conn = _start(cmd, backend, label)
+        sim = Simulation(conn, ctx, plan_log)
+        controller.start(sim)
+        hooks = [make(sim) for make in monitors]
+        _loop(sim, controller, scenario, hooks, progress)
+    except Exception as exc:
+        if _is_sumo_error(exc):
+            raise SimulationError(f"SUMO stopped during the run: {exc}") from exc
+        raise
+    finally:
+        plan_log.close()
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - SUMO already gone; outputs are kept
+                pass
+    wall = time.perf_counter() - wall0
+    metrics = read_metrics(out / "tripinfo.xml", out / "statistics.xml", wall)
+    (out / "metrics.json").write_text(json.dumps(metrics.to_dict(), indent=2) + "\n")
+    series = time_series(out / "tripinfo.xml", scenario.begin, scenario.end)
+    (out / "timeseries.json").write_text(json.dumps(series) + "\n")
+    return metrics
+
+
+def _is_sumo_error(exc: Exception) -> bool:
+    name = type(exc).__name__
+    return name in ("TraCIException", "FatalTraCIError") or "libsumo" in type(exc).__module__
+
+
+def _loop(sim: Simulation, controller, scenario: Scenario, hooks, progress: bool | None) -> None:
+    conn = sim.conn
+    t = float(conn.simulation.getTime())
+    end = scenario.end
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = None
+    if show:
+        from tqdm import tqdm
+
+        bar = tqdm(total=int(end - scenario.begin), unit="sim s", desc=controller.name, leave=False)
+    next_call = t
+    chunk = 300.0  # progress granularity when nobody needs every step
+    try:
+        while t < end - 1e-9:
+            if next_call <= t + 1e-9 or hooks:
+                target = t + sim.step_length
+            else:
+                target = min(next_call, t + chunk, end)
+            conn.simulationStep(target)
+            now = float(conn.simulation.getTime())
+            if bar is not None:
+                bar.update(int(now - t))
+            t = now
+            if sim.driver is not None:
+                sim.driver.advance(t)
+            for hook in hooks:
+                hook(t)
+            if next_call <= t + 1e-9:
+                next_call = controller.step(sim, t)
+                if sim.driver is not None:
+                    next_call = min(next_call, t + sim.step_length)
+            if conn.simulation.getMinExpectedNumber() == 0 and t >= end:
+                break
+            if math.isinf(next_call) and sim.driver is None and not hooks:
+                next_call = end
+    finally:
+        if bar is not None:
+            bar.close()
