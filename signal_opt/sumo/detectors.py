@@ -1,0 +1,291 @@
+"""Detectors of a smart intersection: place them on a network, write them, read a scenario's own.
+
+Per incoming lane of every traffic light the layout is the one real detector-equipped
+intersections have (and SUMO's ``tools/output/generateTLSE1Detectors.py`` /
+``generateTLSE2Detectors.py`` generate):
+
+- ``sl_<lane>``: a stop-line induction loop (E1) :data:`STOPLINE_SETBACK` m before the
+  stop line, counting discharge;
+- ``adv_<lane>``: an advance induction loop (E1) :data:`ADVANCE_DISTANCE` m upstream,
+  counting arrivals before the queue reaches them. On a short lane it moves onto the
+  upstream lane when that is a simple continuation (one feeding lane, which feeds only
+  this lane, across an unsignalized junction); otherwise it sits at
+  :data:`SHORT_LANE_FRACTION` of the lane, never closer than :data:`MIN_ADVANCE` m to the
+  stop line;
+- ``q_<lane>``: a lane-area detector (E2) from the stop line back to the advance loop,
+  clamped to the lane (video queue detection).
+
+Detectors write to ``file="NUL"``: their interval values are read through TraCI /
+libsumo (``getLastIntervalVehicleNumber`` ...), not from files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import sumolib
+
+__all__ = [
+    "ADVANCE_DISTANCE",
+    "DetectorKind",
+    "DetectorSpec",
+    "detectors_from_additional",
+    "place_detectors",
+    "write_detectors",
+]
+
+log = logging.getLogger(__name__)
+
+DetectorKind = Literal["stopline", "advance", "queue"]
+
+STOPLINE_SETBACK = 1.5
+"""Distance (m) of the stop-line loop from the end of the lane."""
+ADVANCE_DISTANCE = 110.0
+"""Distance (m) of the advance loop from the stop line where the lane allows."""
+SHORT_LANE_FRACTION = 0.6
+MIN_ADVANCE = 15.0
+"""An advance loop never sits closer than this (m) to the stop line."""
+STOPLINE_ZONE = 10.0
+"""When classifying foreign detectors: an E1 this close (m) to the lane end is a stop-line loop."""
+E2_END_GAP = 0.1
+
+NetLike = sumolib.net.Net | str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """One detector: where it is and what it measures.
+
+    ``position`` is metres from the start of ``lane`` (the E2's upstream end for a queue
+    zone, whose extent is ``length``). ``incoming_lane`` is the traffic light's incoming
+    lane the detector serves; it differs from ``lane`` only for an advance loop that was
+    moved onto the upstream lane. ``tls`` is that traffic light's id ("" if unknown).
+    """
+
+    id: str
+    kind: DetectorKind
+    lane: str
+    position: float
+    length: float = 0.0
+    tls: str = ""
+    period: float = 60.0
+    incoming_lane: str = ""
+
+    @property
+    def is_e2(self) -> bool:
+        return self.kind == "queue"
+
+
+def _read_net(net: NetLike) -> sumolib.net.Net:
+    if isinstance(net, sumolib.net.Net):
+        return net
+    path = Path(net)
+    if not path.is_file():
+        raise FileNotFoundError(f"network file {str(path)!r} does not exist")
+    return sumolib.net.readNet(str(path))
+
+
+def _is_vehicle_lane(lane: sumolib.net.lane.Lane) -> bool:
+    return lane.getEdge().getFunction() == "" and lane.allows("passenger")
+
+
+def tls_incoming_lanes(
+    net: sumolib.net.Net, tls_ids: Iterable[str] | None = None
+) -> list[tuple[str, sumolib.net.lane.Lane]]:
+    """``(tls id, lane)`` for every car lane entering a traffic light, in link-index order."""
+    wanted = None if tls_ids is None else set(tls_ids)
+    known = {t.getID() for t in net.getTrafficLights()}
+    if wanted is not None and wanted - known:
+        raise ValueError(f"traffic lights {sorted(wanted - known)} are not in the network")
+    out = []
+    seen: set[str] = set()
+    for tls in sorted(net.getTrafficLights(), key=lambda t: t.getID()):
+        if wanted is not None and tls.getID() not in wanted:
+            continue
+        for lane, _, _ in sorted(tls.getConnections(), key=lambda c: c[2]):
+            if lane.getID() in seen or not _is_vehicle_lane(lane):
+                continue
+            seen.add(lane.getID())
+            out.append((tls.getID(), lane))
+    return out
+
+
+def _simple_upstream(lane: sumolib.net.lane.Lane) -> sumolib.net.lane.Lane | None:
+    """The single lane feeding ``lane`` when it feeds nothing else, across a plain junction."""
+    feeders = [p for p in lane.getIncoming() if _is_vehicle_lane(p)]
+    if len(feeders) != 1:
+        return None
+    up = feeders[0]
+    node = lane.getEdge().getFromNode()
+    if node.getType() in (
+        "traffic_light",
+        "traffic_light_right_on_red",
+        "traffic_light_unregulated",
+    ):
+        return None
+    targets = {c.getToLane().getID() for c in up.getOutgoing()}
+    if targets != {lane.getID()}:
+        return None
+    return up
+
+
+def _place_lane(tls: str, lane: sumolib.net.lane.Lane, period: float) -> list[DetectorSpec]:
+    lid = lane.getID()
+    length = lane.getLength()
+    stop_pos = max(length - STOPLINE_SETBACK, 0.0)
+    specs = [DetectorSpec(f"sl_{lid}", "stopline", lid, round(stop_pos, 2), 0.0, tls, period, lid)]
+
+    adv_lane, adv_pos, reach = lane, 0.0, 0.0
+    if length >= ADVANCE_DISTANCE + STOPLINE_SETBACK:
+        adv_pos, reach = length - ADVANCE_DISTANCE, ADVANCE_DISTANCE
+    else:
+        up = _simple_upstream(lane)
+        if up is not None and up.getLength() + length >= ADVANCE_DISTANCE + 1.0:
+            adv_lane = up
+            adv_pos = up.getLength() - (ADVANCE_DISTANCE - length)
+            reach = length  # the queue zone stays on the lane
+        else:
+            reach = max(SHORT_LANE_FRACTION * length, MIN_ADVANCE)
+            if reach > length - 0.5:
+                log.info("lane %s (%.1f m) is too short for an advance detector", lid, length)
+                return specs
+            adv_pos = length - reach
+    specs.append(
+        DetectorSpec(
+            f"adv_{lid}", "advance", adv_lane.getID(), round(adv_pos, 2), 0.0, tls, period, lid
+        )
+    )
+    zone_start = max(length - reach, 0.0)
+    zone_len = length - E2_END_GAP - zone_start
+    specs.append(
+        DetectorSpec(
+            f"q_{lid}", "queue", lid, round(zone_start, 2), round(zone_len, 2), tls, period, lid
+        )
+    )
+    return specs
+
+
+def place_detectors(
+    net: NetLike, tls_ids: Iterable[str] | None = None, period: float = 60.0
+) -> list[DetectorSpec]:
+    """Stop-line, advance and queue detectors for every car lane entering a traffic light.
+
+    ``net`` is a :class:`sumolib.net.Net` or a ``.net.xml`` path; ``tls_ids`` restricts the
+    placement to some traffic lights (all by default); ``period`` is the aggregation
+    interval in seconds. Internal lanes and lanes closed to passenger cars (sidewalks,
+    crossings, bus-only lanes) get no detectors.
+    """
+    if period <= 0:
+        raise ValueError(f"detector period must be positive, got {period}")
+    net = _read_net(net)
+    specs: list[DetectorSpec] = []
+    for tls, lane in tls_incoming_lanes(net, tls_ids):
+        specs.extend(_place_lane(tls, lane, float(period)))
+    return specs
+
+
+def write_detectors(
+    specs: Sequence[DetectorSpec], path: str | os.PathLike[str], output: str = "NUL"
+) -> Path:
+    """Write ``specs`` as a SUMO additional file at ``path``; detectors write to ``output``."""
+    root = ET.Element("additional")
+    for s in specs:
+        common = {
+            "id": s.id,
+            "lane": s.lane,
+            "pos": f"{s.position:.2f}",
+            "period": f"{s.period:g}",
+            "file": output,
+            "friendlyPos": "true",
+        }
+        if s.is_e2:
+            ET.SubElement(root, "laneAreaDetector", {**common, "length": f"{s.length:.2f}"})
+        else:
+            ET.SubElement(root, "inductionLoop", common)
+    ET.indent(root, space="    ")
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    text = ET.tostring(root, encoding="unicode")
+    out.write_text(f'<?xml version="1.0" encoding="UTF-8"?>\n{text}\n', encoding="utf-8")
+    return out
+
+
+def _lane_tls(lane: sumolib.net.lane.Lane, max_hops: int = 3) -> tuple[str, str]:
+    """``(tls id, incoming lane id)`` reached from ``lane`` along its unique successors."""
+    for _ in range(max_hops + 1):
+        tls_ids = {c.getTLSID() for c in lane.getOutgoing() if c.getTLSID()}
+        if tls_ids:
+            return sorted(tls_ids)[0], lane.getID()
+        nexts = {c.getToLane() for c in lane.getOutgoing()}
+        if len(nexts) != 1:
+            break
+        lane = nexts.pop()
+    return "", ""
+
+
+def detectors_from_additional(path: str | os.PathLike[str], net: NetLike) -> list[DetectorSpec]:
+    """Classify a scenario's own E1 / E2 detectors into stop-line, advance and queue.
+
+    An induction loop within :data:`STOPLINE_ZONE` m of its lane's end is a stop-line loop,
+    one further upstream an advance loop; every lane-area detector is a queue zone (a
+    multi-lane E2 is reported on its downstream lane). Other elements are ignored.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise FileNotFoundError(f"additional file {str(source)!r} does not exist")
+    net = _read_net(net)
+    specs = []
+    for elem in ET.parse(source).getroot().iter():
+        tag = elem.tag
+        if tag not in ("inductionLoop", "e1Detector", "laneAreaDetector", "e2Detector"):
+            continue
+        det_id = elem.get("id", "")
+        lane_ids = (elem.get("lanes") or elem.get("lane") or "").split()
+        if not lane_ids:
+            raise ValueError(f"detector {det_id!r} in {str(source)!r} names no lane")
+        lane_id = lane_ids[-1]
+        try:
+            lane = net.getLane(lane_id)
+        except KeyError:
+            raise ValueError(
+                f"detector {det_id!r} in {str(source)!r} is on lane {lane_id!r}, "
+                "which is not in the network"
+            ) from None
+        length = lane.getLength()
+        period = float(elem.get("period") or elem.get("freq") or 900.0)
+        tls, incoming = _lane_tls(lane)
+
+        def _pos(value: str | None, default: float, lane_len: float = length) -> float:
+            p = default if value is None else float(value)
+            return lane_len + p if p < 0 else p
+
+        if tag in ("inductionLoop", "e1Detector"):
+            pos = min(_pos(elem.get("pos"), 0.0), length)
+            kind: DetectorKind = "stopline" if length - pos <= STOPLINE_ZONE else "advance"
+            specs.append(DetectorSpec(det_id, kind, lane_id, pos, 0.0, tls, period, incoming))
+            continue
+        if len(lane_ids) > 1:
+            end = min(_pos(elem.get("endPos"), length), length)
+            start, zone = 0.0, end
+        else:
+            end_attr, pos_attr, len_attr = elem.get("endPos"), elem.get("pos"), elem.get("length")
+            if pos_attr is not None and len_attr is not None:
+                start = _pos(pos_attr, 0.0)
+                zone = float(len_attr)
+            elif end_attr is not None and len_attr is not None:
+                end = _pos(end_attr, length)
+                zone = float(len_attr)
+                start = end - zone
+            else:
+                start = _pos(pos_attr, 0.0)
+                zone = _pos(end_attr, length) - start
+            start = max(start, 0.0)
+            zone = max(min(zone, length - start), 0.0)
+        specs.append(DetectorSpec(det_id, "queue", lane_id, start, zone, tls, period, incoming))
+    return specs
