@@ -1,0 +1,113 @@
+"""Watch what the signals actually show, step by step, and record every safety violation.
+
+Used by the tests (and available to any run) as an independent check of whatever drives
+the signals. Rules checked per traffic light:
+
+- no two conflicting links (the junction's foes) show priority green ``G`` at once;
+- a link never goes from green straight to red: yellow comes first, and lasts at least
+  the shortest yellow of the intersection's own program;
+- after a link's yellow ends, no link conflicting with it turns green before the
+  intersection's shortest all-red has passed;
+- a green lasts at least the smallest minimum green of the intersection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import traci.constants as tc
+
+from signal_opt.model import GREEN_STATES, YELLOW_STATES, Intersection
+
+
+@dataclass
+class _Watch:
+    x: Intersection
+    foes: dict[int, list[int]]
+    min_yellow: float
+    min_all_red: float
+    min_green: float
+    state: str = ""
+    since: list[float] = field(default_factory=list)
+    red_since: dict[int, float] = field(default_factory=dict)
+
+
+def _timings(x: Intersection) -> tuple[float, float]:
+    yellows, reds = [], []
+    for s in x.stages:
+        y = sum(p.duration for p in s.intergreen if any(c in YELLOW_STATES for c in p.state))
+        if y > 0:
+            yellows.append(y)
+        reds.append(s.intergreen_time - y)
+    return (min(yellows) if yellows else 0.0), (min(reds) if reds else 0.0)
+
+
+class SafetyMonitor:
+    """Call :meth:`attach` with a running simulation; ``violations`` lists what went wrong."""
+
+    def __init__(self, intersections: list[Intersection], tolerance: float = 1e-6) -> None:
+        self.watch: dict[str, _Watch] = {}
+        for x in intersections:
+            foes: dict[int, list[int]] = {}
+            for a, b in x.conflicts:
+                foes.setdefault(a, []).append(b)
+                foes.setdefault(b, []).append(a)
+            y, r = _timings(x)
+            min_green = min((s.min_green for s in x.stages), default=0.0)
+            self.watch[x.id] = _Watch(x, foes, y, r, min(min_green, 4.0))
+        self.violations: list[str] = []
+        self.steps = 0
+        self.tol = tolerance
+
+    def attach(self, sim) -> SafetyMonitor:
+        self.conn = sim.conn
+        for tls_id in self.watch:
+            self.conn.trafficlight.subscribe(tls_id, (tc.TL_RED_YELLOW_GREEN_STATE,))
+        t = float(self.conn.simulation.getTime())
+        for tls_id, w in self.watch.items():
+            w.state = self.conn.trafficlight.getRedYellowGreenState(tls_id)
+            w.since = [t] * len(w.state)
+        return self
+
+    def __call__(self, t: float) -> None:
+        self.steps += 1
+        results = self.conn.trafficlight.getAllSubscriptionResults()
+        for tls_id, res in results.items():
+            w = self.watch.get(tls_id)
+            if w is None:
+                continue
+            new = res[tc.TL_RED_YELLOW_GREEN_STATE]
+            if new != w.state:
+                self._check_change(tls_id, w, w.state, new, t)
+                w.state = new
+
+    def _flag(self, tls_id: str, t: float, msg: str) -> None:
+        if len(self.violations) < 1000:
+            self.violations.append(f"t={t:.0f} {tls_id}: {msg}")
+
+    def _check_change(self, tls_id: str, w: _Watch, old: str, new: str, t: float) -> None:
+        for i, (a, b) in enumerate(zip(old, new)):
+            if a == b or (a in GREEN_STATES and b in GREEN_STATES):
+                continue
+            held = t - w.since[i]
+            if a in GREEN_STATES and b in "rs":
+                self._flag(tls_id, t, f"link {i} went from green to red without yellow")
+            if a in GREEN_STATES and held + self.tol < w.min_green:
+                self._flag(tls_id, t, f"link {i} green for {held:.0f} s < {w.min_green:.0f} s")
+            if a in YELLOW_STATES and held + self.tol < w.min_yellow:
+                self._flag(tls_id, t, f"link {i} yellow for {held:.0f} s < {w.min_yellow:.0f} s")
+            if a in YELLOW_STATES and b not in GREEN_STATES:
+                w.red_since[i] = t
+            if b in GREEN_STATES and a not in GREEN_STATES:
+                for j in w.foes.get(i, ()):
+                    cleared = w.red_since.get(j)
+                    if cleared is not None and t - cleared + self.tol < w.min_all_red:
+                        self._flag(tls_id, t, f"link {i} green {t - cleared:.0f} s after "
+                                   f"conflicting link {j} cleared (< all-red {w.min_all_red:.0f} s)")
+            w.since[i] = t
+        for i, c in enumerate(new):
+            if c != "G":
+                continue
+            for j in w.foes.get(i, ()):
+                if j > i and new[j] == "G":
+                    self._flag(tls_id, t, f"conflicting links {i} and {j} both green")

@@ -1,0 +1,59 @@
+"""Shared fixtures: a small foreign network built here with SUMO's own tools."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import sumolib
+
+
+def _flows(net_file: Path, path: Path, per_hour: float, end: float) -> None:
+    net = sumolib.net.readNet(str(net_file))
+    fringe_in = [e for e in net.getEdges() if not e.getIncoming() and e.getOutgoing()]
+    fringe_out = [e for e in net.getEdges() if e.getIncoming() and not e.getOutgoing()]
+    if not fringe_in:  # grid without dead ends: use the outer edges
+        fringe_in = [e for e in net.getEdges() if e.is_fringe()]
+        fringe_out = fringe_in
+    lines = ['<routes>', '  <vType id="car" vClass="passenger"/>']
+    k = 0
+    for a in fringe_in:
+        for b in fringe_out:
+            if a.getToNode() == b.getFromNode() or a.getFromNode() == b.getToNode():
+                continue
+            route = net.getShortestPath(a, b)[0]
+            if not route:
+                continue
+            lines.append(
+                f'  <flow id="f{k}" type="car" from="{a.getID()}" to="{b.getID()}" begin="0" '
+                f'end="{end}" vehsPerHour="{per_hour}" departLane="best"/>'
+            )
+            k += 1
+    lines.append("</routes>")
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="session")
+def foreign_scenario(tmp_path_factory) -> Path:
+    """A 3 x 2 signalized grid with netconvert's own programs and light demand (a .sumocfg)."""
+    d = tmp_path_factory.mktemp("foreign")
+    net = d / "grid.net.xml"
+    subprocess.run(
+        [
+            sumolib.checkBinary("netgenerate"), "--grid", "--grid.x-number", "3",
+            "--grid.y-number", "2", "--grid.length", "250", "--grid.attach-length", "150",
+            "--default.lanenumber", "2", "--tls.guess", "true", "--tls.left-green.time", "6",
+            "--no-turnarounds", "true", "-o", str(net), "--seed", "1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    _flows(net, d / "grid.rou.xml", 60.0, 900.0)
+    cfg = d / "grid.sumocfg"
+    cfg.write_text(
+        "<configuration><input>"
+        '<net-file value="grid.net.xml"/><route-files value="grid.rou.xml"/>'
+        '</input><time><begin value="0"/><end value="900"/></time></configuration>\n'
+    )
+    return cfg
