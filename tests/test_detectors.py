@@ -1,0 +1,138 @@
+"""Demand estimation from detector readings: saturation, spill-back, smoothing, faults."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from signal_opt.detectors import DemandEstimator, DetectorInfo, EstimatorSettings, Minute
+from signal_opt.model import Intersection, LaneGroup, Link, Phase, Stage
+
+
+def _intersection() -> Intersection:
+    """Two approaches, one lane each (a dedicated lane per group), two stages."""
+    links = (Link(0, "n", "n_0", "s", "s_0", "s"), Link(1, "e", "e_0", "w", "w_0", "s"))
+    groups = (
+        LaneGroup("n:through", "n", (0,), ("n_0",), (1.0,), "through", 1800.0),
+        LaneGroup("e:through", "e", (1,), ("e_0",), (1.0,), "through", 1800.0),
+    )
+    stages = (
+        Stage(0, "Gr", (0,), 7.0, 30.0, (Phase(3, "yr"), Phase(2, "rr"))),
+        Stage(3, "rG", (1,), 7.0, 30.0, (Phase(3, "ry"), Phase(2, "rr"))),
+    )
+    return Intersection("J", "0", links, groups, stages, (), frozenset({(0, 1)}), 0.0, 40.0, 150.0)
+
+
+def _detectors() -> list[DetectorInfo]:
+    out = []
+    for lane in ("n_0", "e_0"):
+        out += [
+            DetectorInfo(f"sl_{lane}", "stopline", lane),
+            DetectorInfo(f"adv_{lane}", "advance", lane),
+            DetectorInfo(f"q_{lane}", "queue", lane, 100.0),
+        ]
+    return out
+
+
+def _minute(n_arr, n_served, e_arr, e_served, adv_occ=10.0, n_jam=0.0, e_jam=0.0):
+    return {
+        "adv_n_0": Minute(n_arr, adv_occ), "sl_n_0": Minute(n_served, 20.0),
+        "q_n_0": Minute(n_served, 30.0, 5.0, n_jam),
+        "adv_e_0": Minute(e_arr, 10.0), "sl_e_0": Minute(e_served, 20.0),
+        "q_e_0": Minute(e_served, 30.0, 5.0, e_jam),
+    }
+
+
+def test_demand_is_arrivals_per_hour():
+    est = DemandEstimator([_intersection()], _detectors(), EstimatorSettings(alpha=1.0))
+    for _ in range(10):
+        est.add_minute(_minute(10, 10, 5, 5))
+    d = est.estimate()
+    assert d.demand[0]["n:through"] == pytest.approx(600.0)
+    assert d.demand[0]["e:through"] == pytest.approx(300.0)
+    assert d.fallback == [False] and d.faulty == {}
+
+
+def test_saturated_stop_line_does_not_cap_demand():
+    """Served flow is capped at capacity; a growing queue and spill-back show the rest."""
+    est = DemandEstimator([_intersection()], _detectors(), EstimatorSettings(alpha=1.0))
+    for m in range(10):
+        # 15 veh/min served (capacity), queue grows by 5 vehicles every minute,
+        # advance loop occupied most of the time (queue reaches it)
+        est.add_minute(_minute(15, 15, 5, 5, adv_occ=60.0, n_jam=7.5 * 5 * (m + 1)))
+    d = est.estimate()
+    served = 900.0
+    assert d.demand[0]["n:through"] > served * 1.2
+
+
+def test_smoothing_damps_one_noisy_period():
+    est = DemandEstimator([_intersection()], _detectors(), EstimatorSettings(alpha=0.5))
+    for _ in range(10):
+        est.add_minute(_minute(10, 10, 5, 5))
+    est.estimate()
+    for _ in range(10):
+        est.add_minute(_minute(30, 30, 5, 5))
+    d = est.estimate()
+    assert d.demand[0]["n:through"] == pytest.approx(0.5 * 600 + 0.5 * 1800)
+
+
+@pytest.mark.parametrize(
+    ("fault", "reading", "minutes"),
+    [
+        ("stuck_on", Minute(0, 100.0), 6),
+        ("chattering", Minute(200, 50.0), 1),
+        ("missing", None, 1),
+        ("missing", Minute(math.nan, 10.0), 1),
+        ("missing", Minute(-3, 10.0), 1),
+    ],
+)
+def test_faults_are_detected_and_excluded(fault, reading, minutes):
+    est = DemandEstimator([_intersection()], _detectors(), EstimatorSettings(alpha=1.0))
+    for _ in range(minutes):
+        m = _minute(10, 10, 5, 5)
+        m["adv_n_0"] = reading
+        est.add_minute(m)
+    d = est.estimate()
+    assert d.faulty.get("adv_n_0") == fault
+    assert est.new_faults[fault] == 1
+    # the stop-line loop of the same lane still gives the demand
+    assert d.demand[0]["n:through"] == pytest.approx(600.0)
+
+
+def test_stuck_off_while_neighbour_counts():
+    est = DemandEstimator([_intersection()], _detectors(), EstimatorSettings(alpha=1.0))
+    for _ in range(16):
+        m = _minute(10, 10, 5, 5)
+        m["adv_n_0"] = Minute(0, 0.0)
+        est.add_minute(m)
+    assert est.estimate().faulty.get("adv_n_0") == "stuck_off"
+
+
+def test_lane_without_any_usable_detector_keeps_last_good_then_falls_back():
+    est = DemandEstimator([_intersection()], _detectors(), EstimatorSettings(alpha=1.0))
+    for _ in range(5):
+        est.add_minute(_minute(10, 10, 5, 5))
+    est.estimate()
+    for _ in range(5):
+        est.add_minute({k: None for k in _minute(0, 0, 0, 0)})
+    d = est.estimate()
+    assert d.demand[0]["n:through"] == pytest.approx(600.0)  # last good value kept
+    assert set(d.stale_groups[0]) == {"n:through", "e:through"}
+    assert d.fallback == [False]
+    # a fresh estimator that never saw data falls back to the base plan
+    fresh = DemandEstimator([_intersection()], _detectors())
+    fresh.add_minute({})
+    assert fresh.estimate().fallback == [True]
+
+
+def test_faulty_detector_recovers_after_plausible_readings():
+    s = EstimatorSettings(alpha=1.0, recover_minutes=3)
+    est = DemandEstimator([_intersection()], _detectors(), s)
+    m = _minute(10, 10, 5, 5)
+    m["adv_n_0"] = Minute(500, 10.0)
+    est.add_minute(m)
+    assert est.health["adv_n_0"].faulty == "chattering"
+    for _ in range(3):
+        est.add_minute(_minute(10, 10, 5, 5))
+    assert est.health["adv_n_0"].faulty is None
