@@ -1,0 +1,62 @@
+"""Service settings: environment variables ``SIGNAL_OPT_*``, optionally a ``.env`` file.
+
+Every field has an embedded default, so ``signal-opt serve`` runs with no configuration at
+all: a SQLite file under ``./var``, the bundled networks registered, retiming every 640 s.
+A settings file (``configs/signal-opt.env.example`` shows every key) is read when given
+with ``serve --config FILE`` or ``SIGNAL_OPT_CONFIG=FILE``; environment variables win
+over it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "load_settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SIGNAL_OPT_", extra="ignore", frozen=True)
+
+    database_url: str = "sqlite:///./var/signal-opt.db"
+    """Any SQLAlchemy URL; ``postgresql+psycopg://user:pw@host/db`` for PostgreSQL."""
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    log_level: str = "info"
+
+    register_bundled: bool = True
+    """Register the bundled networks (``networks/<name>/<name>.net.xml``) at start-up."""
+    networks_dir: Path | None = None
+    """Folder of the bundled networks; default: the repository's ``networks/``."""
+
+    scheduler_enabled: bool = True
+    retime_interval_s: float = Field(640.0, gt=0)
+    """Seconds between two scheduled retimings of the same network (about 135 a day)."""
+    demand_window_s: float = Field(900.0, gt=0)
+    """Detector data older than this (seconds before now) is not used to retime."""
+    readings_retention_days: float = Field(30.0, gt=0)
+    """Readings older than this are deleted by the scheduler (plans are kept for ever)."""
+
+    max_upload_bytes: int = Field(50 * 1024 * 1024, gt=0)
+    """Largest ``.net.xml`` accepted when registering a network."""
+    max_body_bytes: int = Field(8 * 1024 * 1024, gt=0)
+    """Largest request body of any other endpoint (a reading batch is ~100 bytes a reading)."""
+    max_batch_readings: int = Field(100_000, gt=0)
+    future_tolerance_s: float = Field(5.0, ge=0)
+    """Clock skew allowed on interval ends before a reading counts as from the future."""
+
+    metrics_max_intersections: int = Field(2000, ge=0)
+    """Bound on per-intersection metric series (cycle, degree of saturation)."""
+
+
+def load_settings(config: str | os.PathLike[str] | None = None) -> Settings:
+    """Settings from the environment, over ``config`` (or ``$SIGNAL_OPT_CONFIG``) if given."""
+    path = config or os.environ.get("SIGNAL_OPT_CONFIG")
+    if path:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"settings file not found: {path}")
+        return Settings(_env_file=str(path))  # type: ignore[call-arg]
+    return Settings()

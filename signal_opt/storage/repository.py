@@ -1,0 +1,360 @@
+"""The one gateway to storage: every method is one transaction and returns plain records.
+
+ORM rows never leave this module; callers get the frozen dataclasses below. Writes that
+belong together (a batch of readings, a retiming and all its plan versions, a network and
+its base plans) commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, text, tuple_
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from signal_opt.model import Plan
+from signal_opt.storage.db import make_engine, make_sessions
+from signal_opt.storage.tables import ApiKeyRow, NetworkRow, PlanRow, ReadingRow, RetimingRow
+
+ROLES = ("viewer", "operator", "admin")
+"""In increasing order of rights; each role can do everything the ones before it can."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(dt: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class NetworkRecord:
+    name: str
+    source: str
+    path: str | None
+    sha256: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ReadingRecord:
+    detector_id: str
+    start_ms: int
+    interval_s: float
+    count: float
+    occupancy: float
+    speed: float | None = None
+    jam_length: float | None = None
+
+
+@dataclass(frozen=True)
+class NewPlan:
+    """A plan to store as the next version of its intersection."""
+
+    plan: Plan
+    error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    rolled_back_from: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredPlan:
+    network: str
+    intersection_id: str
+    version: int
+    cycle: float
+    greens: tuple[float, ...]
+    offset: float
+    source: str
+    retiming_id: int | None
+    rolled_back_from: int | None
+    error: str | None
+    details: dict[str, Any]
+    created_at: datetime
+
+    def to_plan(self) -> Plan:
+        return Plan(self.intersection_id, self.cycle, self.greens, self.offset, self.source)
+
+
+@dataclass(frozen=True)
+class RetimingRecord:
+    id: int
+    network: str
+    trigger: str
+    demand_source: str
+    started_at: datetime
+    duration_s: float
+    outcome: str
+    n_optimized: int
+    n_fallback: int
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key_id: str
+    role: str
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _plan(row: PlanRow) -> StoredPlan:
+    return StoredPlan(
+        row.network, row.intersection_id, row.version, row.cycle_s,
+        tuple(float(g) for g in row.greens_s), row.offset_s, row.source, row.retiming_id,
+        row.rolled_back_from, row.error, dict(row.details or {}), _aware(row.created_at),
+    )
+
+
+def _retiming(row: RetimingRow) -> RetimingRecord:
+    return RetimingRecord(
+        row.id, row.network, row.trigger, row.demand_source, _aware(row.started_at),
+        row.duration_s, row.outcome, row.n_optimized, row.n_fallback,
+    )
+
+
+def _key(row: ApiKeyRow) -> ApiKey:
+    revoked = _aware(row.revoked_at) if row.revoked_at else None
+    return ApiKey(row.key_id, row.role, row.name, _aware(row.created_at), revoked)
+
+
+class Repository:
+    """Storage of one service; ``Repository.from_url`` creates the tables if needed."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions: sessionmaker[Session] = make_sessions(engine)
+
+    @classmethod
+    def from_url(cls, url: str) -> Repository:
+        return cls(make_engine(url))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    # -- networks ----------------------------------------------------------------------
+    def networks(self) -> list[NetworkRecord]:
+        with self._sessions() as s:
+            rows = s.scalars(select(NetworkRow).order_by(NetworkRow.name)).all()
+            return [NetworkRecord(r.name, r.source, r.path, r.sha256, _aware(r.created_at))
+                    for r in rows]
+
+    def network_xml(self, name: str) -> bytes | None:
+        with self._sessions() as s:
+            return s.scalar(select(NetworkRow.net_xml).where(NetworkRow.name == name))
+
+    def add_network(
+        self, record: NetworkRecord, xml: bytes | None, base_plans: Sequence[Plan]
+    ) -> None:
+        """The network and version 1 (its own program) of every intersection's plan."""
+        with self._sessions.begin() as s:
+            s.add(NetworkRow(name=record.name, source=record.source, path=record.path,
+                             net_xml=xml, sha256=record.sha256, created_at=record.created_at))
+            s.flush()
+            self._add_plans(s, record.name, [NewPlan(p) for p in base_plans], None)
+
+    # -- detector readings ---------------------------------------------------------------
+    def ingest(self, network: str, readings: Sequence[ReadingRecord]) -> int:
+        """Store ``readings``; those already stored (same detector and start) are skipped.
+
+        Returns how many were new. All or nothing: one transaction.
+        """
+        rows = [{"network": network, **r.__dict__} for r in readings]
+        if not rows:
+            return 0
+        dialect = self.engine.dialect.name
+        with self._sessions.begin() as s:
+            if dialect in ("sqlite", "postgresql"):
+                if dialect == "sqlite":
+                    from sqlalchemy.dialects.sqlite import insert as dialect_insert
+                else:
+                    from sqlalchemy.dialects.postgresql import insert as dialect_insert
+                stmt = dialect_insert(ReadingRow).on_conflict_do_nothing()
+                return len(s.execute(stmt.returning(ReadingRow.start_ms), rows).all())
+            keys = {(r["detector_id"], r["start_ms"]) for r in rows}
+            existing = set(s.execute(
+                select(ReadingRow.detector_id, ReadingRow.start_ms).where(
+                    ReadingRow.network == network,
+                    tuple_(ReadingRow.detector_id, ReadingRow.start_ms).in_(keys),
+                )
+            ).tuples())
+            new = [r for r in rows if (r["detector_id"], r["start_ms"]) not in existing]
+            if new:
+                s.execute(insert(ReadingRow), new)
+            return len(new)
+
+    def readings_since(
+        self, network: str, since_ms: int, detector_ids: Collection[str] | None = None
+    ) -> list[ReadingRecord]:
+        """Readings of ``network`` starting at or after ``since_ms``, oldest first."""
+        q = select(
+            ReadingRow.detector_id, ReadingRow.start_ms, ReadingRow.interval_s,
+            ReadingRow.count, ReadingRow.occupancy, ReadingRow.speed, ReadingRow.jam_length,
+        ).where(ReadingRow.network == network, ReadingRow.start_ms >= since_ms)
+        if detector_ids is not None:
+            q = q.where(ReadingRow.detector_id.in_(list(detector_ids)))
+        with self._sessions() as s:
+            return [ReadingRecord(*row) for row in s.execute(q.order_by(ReadingRow.start_ms))]
+
+    def prune_readings(self, before_ms: int) -> int:
+        with self._sessions.begin() as s:
+            result = s.execute(delete(ReadingRow).where(ReadingRow.start_ms < before_ms))
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    # -- plans and retimings ------------------------------------------------------------------
+    def _add_plans(
+        self, s: Session, network: str, plans: Sequence[NewPlan], retiming_id: int | None
+    ) -> list[StoredPlan]:
+        ids = [p.plan.intersection_id for p in plans]
+        latest = dict(s.execute(
+            select(PlanRow.intersection_id, func.max(PlanRow.version))
+            .where(PlanRow.network == network, PlanRow.intersection_id.in_(ids))
+            .group_by(PlanRow.intersection_id)
+        ).tuples().all())
+        now = utcnow()
+        rows = []
+        for p in plans:
+            plan = p.plan
+            rows.append(PlanRow(
+                network=network, intersection_id=plan.intersection_id,
+                version=int(latest.get(plan.intersection_id) or 0) + 1,
+                cycle_s=float(plan.cycle), greens_s=[float(g) for g in plan.greens],
+                offset_s=float(plan.offset), source=plan.source, retiming_id=retiming_id,
+                rolled_back_from=p.rolled_back_from, error=p.error, details=p.details,
+                created_at=now,
+            ))
+        s.add_all(rows)
+        s.flush()
+        return [_plan(r) for r in rows]
+
+    def add_plans(self, network: str, plans: Sequence[NewPlan]) -> list[StoredPlan]:
+        """Store ``plans`` as the next version of each of their intersections."""
+        with self._sessions.begin() as s:
+            return self._add_plans(s, network, plans, None)
+
+    def add_retiming(
+        self, record: RetimingRecord, plans: Sequence[NewPlan]
+    ) -> tuple[RetimingRecord, list[StoredPlan]]:
+        """A retiming (``record.id`` is ignored) and the plan versions it produced."""
+        with self._sessions.begin() as s:
+            row = RetimingRow(
+                network=record.network, trigger=record.trigger,
+                demand_source=record.demand_source, started_at=record.started_at,
+                duration_s=record.duration_s, outcome=record.outcome,
+                n_optimized=record.n_optimized, n_fallback=record.n_fallback,
+            )
+            s.add(row)
+            s.flush()
+            stored = self._add_plans(s, record.network, plans, row.id)
+            return _retiming(row), stored
+
+    def current_plans(
+        self, network: str, ids: Collection[str] | None = None
+    ) -> dict[str, StoredPlan]:
+        """Latest version of each intersection's plan (all of ``network``, or of ``ids``)."""
+        latest = (
+            select(PlanRow.intersection_id, func.max(PlanRow.version).label("v"))
+            .where(PlanRow.network == network)
+            .group_by(PlanRow.intersection_id)
+        )
+        if ids is not None:
+            latest = latest.where(PlanRow.intersection_id.in_(list(ids)))
+        sub = latest.subquery()
+        q = select(PlanRow).join(
+            sub, (PlanRow.intersection_id == sub.c.intersection_id) & (PlanRow.version == sub.c.v)
+        ).where(PlanRow.network == network)
+        with self._sessions() as s:
+            return {r.intersection_id: _plan(r) for r in s.scalars(q)}
+
+    def plan_history(
+        self, network: str, intersection_id: str, limit: int = 50, offset: int = 0
+    ) -> list[StoredPlan]:
+        """Versions of one intersection's plan, newest first."""
+        q = (select(PlanRow)
+             .where(PlanRow.network == network, PlanRow.intersection_id == intersection_id)
+             .order_by(PlanRow.version.desc()).limit(limit).offset(offset))
+        with self._sessions() as s:
+            return [_plan(r) for r in s.scalars(q)]
+
+    def plan_version(self, network: str, intersection_id: str, version: int) -> StoredPlan | None:
+        q = select(PlanRow).where(
+            PlanRow.network == network, PlanRow.intersection_id == intersection_id,
+            PlanRow.version == version,
+        )
+        with self._sessions() as s:
+            row = s.scalar(q)
+            return _plan(row) if row is not None else None
+
+    def retimings(self, network: str, limit: int = 50) -> list[RetimingRecord]:
+        q = (select(RetimingRow).where(RetimingRow.network == network)
+             .order_by(RetimingRow.id.desc()).limit(limit))
+        with self._sessions() as s:
+            return [_retiming(r) for r in s.scalars(q)]
+
+    def retiming(
+        self, network: str, retiming_id: int
+    ) -> tuple[RetimingRecord, list[StoredPlan]] | None:
+        with self._sessions() as s:
+            row = s.get(RetimingRow, retiming_id)
+            if row is None or row.network != network:
+                return None
+            plans = s.scalars(select(PlanRow).where(PlanRow.retiming_id == retiming_id)
+                              .order_by(PlanRow.intersection_id)).all()
+            return _retiming(row), [_plan(p) for p in plans]
+
+    # -- API keys --------------------------------------------------------------------------
+    def create_key(self, role: str, name: str = "") -> tuple[ApiKey, str]:
+        """A new key; the token is returned once and only its SHA-256 is stored."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+        key_id = secrets.token_hex(4)
+        token = f"so_{key_id}_{secrets.token_urlsafe(32)}"
+        row = ApiKeyRow(key_id=key_id, key_hash=hash_token(token), role=role, name=name,
+                        created_at=utcnow())
+        with self._sessions.begin() as s:
+            s.add(row)
+        return _key(row), token
+
+    def authenticate(self, token: str) -> ApiKey | None:
+        """The live key ``token`` belongs to, or None (unknown, wrong or revoked)."""
+        parts = token.split("_", 2)
+        if len(parts) != 3 or parts[0] != "so":
+            return None
+        with self._sessions() as s:
+            row = s.get(ApiKeyRow, parts[1])
+            if row is None or row.revoked_at is not None:
+                return None
+            if not hmac.compare_digest(row.key_hash, hash_token(token)):
+                return None
+            return _key(row)
+
+    def keys(self) -> list[ApiKey]:
+        with self._sessions() as s:
+            return [_key(r) for r in s.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at))]
+
+    def revoke_key(self, key_id: str) -> ApiKey | None:
+        with self._sessions.begin() as s:
+            row = s.get(ApiKeyRow, key_id)
+            if row is None:
+                return None
+            if row.revoked_at is None:
+                row.revoked_at = utcnow()
+            return _key(row)

@@ -1,0 +1,105 @@
+"""SQLAlchemy tables: networks, detector readings, retimings, plan versions, API keys.
+
+Times of readings are integer epoch milliseconds (exact, the same on every database), so
+the idempotency key ``(network, detector_id, start_ms)`` compares exactly. Plans are
+append-only: a retiming or a rollback adds a version, nothing is ever updated in place.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+_FK = {"ondelete": "CASCADE"}
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class NetworkRow(Base):
+    __tablename__ = "networks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))  # bundled | uploaded
+    path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    net_xml: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReadingRow(Base):
+    __tablename__ = "readings"
+
+    network: Mapped[str] = mapped_column(ForeignKey("networks.name", **_FK), primary_key=True)
+    detector_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    start_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    interval_s: Mapped[float] = mapped_column(Float)
+    count: Mapped[float] = mapped_column(Float)
+    occupancy: Mapped[float] = mapped_column(Float)
+    speed: Mapped[float | None] = mapped_column(Float, nullable=True)
+    jam_length: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    __table_args__ = (Index("ix_readings_network_start", "network", "start_ms"),)
+
+
+class RetimingRow(Base):
+    __tablename__ = "retimings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    network: Mapped[str] = mapped_column(ForeignKey("networks.name", **_FK), index=True)
+    trigger: Mapped[str] = mapped_column(String(16))  # api | schedule
+    demand_source: Mapped[str] = mapped_column(String(16))  # detectors | request
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    duration_s: Mapped[float] = mapped_column(Float)
+    outcome: Mapped[str] = mapped_column(String(16))  # ok | partial | fallback
+    n_optimized: Mapped[int] = mapped_column(Integer)
+    n_fallback: Mapped[int] = mapped_column(Integer)
+
+
+class PlanRow(Base):
+    __tablename__ = "plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    network: Mapped[str] = mapped_column(ForeignKey("networks.name", **_FK))
+    intersection_id: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    cycle_s: Mapped[float] = mapped_column(Float)
+    greens_s: Mapped[list[float]] = mapped_column(JSON)
+    offset_s: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(16))  # base | optimized | fallback | rollback
+    retiming_id: Mapped[int | None] = mapped_column(
+        ForeignKey("retimings.id", **_FK), nullable=True
+    )
+    rolled_back_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (UniqueConstraint("network", "intersection_id", "version"),)
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+
+    key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
