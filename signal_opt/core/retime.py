@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from signal_opt.core.delay import incremental_delay, stop_rate, uniform_delay, webster_cycle
+from signal_opt.core.delay import webster_cycle
 from signal_opt.core.problem import BoolArray, CoreSettings, FloatArray, IntArray, RetimingProblem
 from signal_opt.core.result import (
     BAD_INPUT,
