@@ -38,7 +38,7 @@ CYCLE_TOL = 0.5
 
 
 class LinkLike(Protocol):
-    """What :meth:`CoordinationProblem.from_links` reads (e.g. ``sumo.coordination.PlatoonLink``)."""
+    """What :meth:`CoordinationProblem.from_links` reads (e.g. ``PlatoonLink`` of ``sumo``)."""
 
     up: int
     up_groups: tuple[int, ...]
@@ -139,7 +139,7 @@ class CoordinationProblem:
         the feeding groups' demand; each feeding group sends the same fraction of its
         departures. Invalid demand counts as zero.
         """
-        n, _, k = problem.shape
+        _, _, k = problem.shape
         m = len(links)
         demand = np.where(np.isfinite(problem.demand) & (problem.demand > 0), problem.demand, 0.0)
         up = np.array([lk.up for lk in links], dtype=np.int64)
@@ -301,7 +301,7 @@ def link_delay_tables(
     if m == 0:
         return np.zeros((0, 1)), 1.0, 1, np.zeros(0, dtype=bool)
     cm = float(cycle[members].max())
-    bins = max(2, int(round(cm / settings.offset_step / 2)) * 2)
+    bins = max(2, round(cm / settings.offset_step / 2) * 2)
     dt = cm / bins
     fits = (np.abs(cycle - cm) <= CYCLE_TOL) | (np.abs(cycle - cm / 2) <= CYCLE_TOL)  # (N,)
     cyc = np.where(np.abs(cycle - cm) <= CYCLE_TOL, cm, cm / 2)  # (N,) snapped

@@ -87,7 +87,7 @@ class CoreSettings:
 
 
 def _array(name: str, value: ArrayLike, dtype: type, shape: tuple[int, ...]) -> NDArray:
-    arr = np.array(value, dtype=dtype, copy=True)
+    arr: NDArray = np.array(value, dtype=dtype, copy=True)
     if arr.shape != shape:
         raise ValueError(f"RetimingProblem.{name} has shape {arr.shape}, expected {shape}")
     arr.setflags(write=False)
@@ -131,8 +131,8 @@ class RetimingProblem:
     max_green: FloatArray
     cycle_min: FloatArray
     cycle_max: FloatArray
-    current_cycle: FloatArray | None = None
-    current_greens: FloatArray | None = None
+    current_cycle: FloatArray = None  # type: ignore[assignment]  # NaN-filled if None
+    current_greens: FloatArray = None  # type: ignore[assignment]
     ids: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
@@ -165,7 +165,8 @@ class RetimingProblem:
 
     def _validate(self) -> None:
         g, s = self.group_mask, self.stage_mask
-        _check("stage_mask", ~s.any(axis=1)[:, None], "has an intersection without stages")
+        no_stage = np.asarray(~s.any(axis=1))[:, None]
+        _check("stage_mask", no_stage, "has an intersection without stages")
         sat = self.saturation
         _check("saturation", g & ~(np.isfinite(sat) & (sat > 0)), "must be finite and > 0")
         for name in ("intergreen", "min_green"):
@@ -215,8 +216,8 @@ class RetimingProblem:
             max_green=self.max_green[idx],
             cycle_min=self.cycle_min[idx],
             cycle_max=self.cycle_max[idx],
-            current_cycle=None if self.current_cycle is None else self.current_cycle[idx],
-            current_greens=None if self.current_greens is None else self.current_greens[idx],
+            current_cycle=self.current_cycle[idx],
+            current_greens=self.current_greens[idx],
             ids=ids,
         )
 

@@ -109,7 +109,7 @@ def _retime_one(
     cycle = candidates[best_j]
     greens = _greens(f, lost, lo, hi, st, cycle - ig_sum)
 
-    cur_c, cur_g = row["current_cycle"], row["current_greens"]
+    cur_g = row["current_greens"]
     if bad and _valid_current(row, ig_sum):
         greens = [cur_g[p] if st[p] else 0.0 for p in range(n_p)]
     cycle = sum(greens) + ig_sum

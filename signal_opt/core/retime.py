@@ -114,7 +114,7 @@ def _group_saturation(flow_ratio: FloatArray, serves_t: FloatArray, f: FloatArra
 
 def prepare(problem: RetimingProblem, settings: CoreSettings) -> Prepared:
     """Clean demand, split fractions, green bounds and the feasible cycle interval."""
-    n, p, k = problem.shape
+    n = problem.n
     st = problem.stage_mask  # (N, P)
     served = (problem.serves & st[:, :, None]).any(axis=1)  # (N, K)
     active_g = problem.group_mask & served  # (N, K)
@@ -126,7 +126,7 @@ def prepare(problem: RetimingProblem, settings: CoreSettings) -> Prepared:
         bad_cell = problem.group_mask & ~(
             np.isfinite(raw) & (raw >= 0) & (raw <= settings.max_flow_ratio * sat)
         )
-    bad = bad_cell.any(axis=1)  # (N,)
+    bad: BoolArray = np.asarray(bad_cell.any(axis=1))  # (N,)
     flags |= np.where(bad, BAD_INPUT, 0)
     demand = np.where(active_g & ~bad[:, None], np.nan_to_num(raw), 0.0)  # (N, K)
     unserved = problem.group_mask & ~served & ~bad[:, None] & (np.nan_to_num(raw) > 0)
