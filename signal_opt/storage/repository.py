@@ -195,7 +195,7 @@ class Repository:
                     ReadingRow.network == network,
                     tuple_(ReadingRow.detector_id, ReadingRow.start_ms).in_(keys),
                 )
-            ).tuples())
+            ))
             new = [r for r in rows if (r["detector_id"], r["start_ms"]) not in existing]
             if new:
                 s.execute(insert(ReadingRow), new)
@@ -228,7 +228,7 @@ class Repository:
             select(PlanRow.intersection_id, func.max(PlanRow.version))
             .where(PlanRow.network == network, PlanRow.intersection_id.in_(ids))
             .group_by(PlanRow.intersection_id)
-        ).tuples().all())
+        ).all())
         now = utcnow()
         rows = []
         for p in plans:
@@ -346,7 +346,7 @@ class Repository:
                 return None
             return _key(row)
 
-    def keys(self) -> list[ApiKey]:
+    def api_keys(self) -> list[ApiKey]:
         with self._sessions() as s:
             return [_key(r) for r in s.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at))]
 

@@ -1,0 +1,163 @@
+"""The FastAPI application factory: ``create_app(settings)``.
+
+Nothing happens at import time. The app's lifespan opens storage, registers and loads the
+networks, and starts the scheduler; shutting down stops the scheduler and closes storage.
+Errors are translated to HTTP in one place (:func:`_install_error_handlers`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response, status
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.types import Scope
+
+import signal_opt
+from signal_opt.api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from signal_opt.api.routers import keys, networks, plans, readings, retiming
+from signal_opt.metrics import Metrics
+from signal_opt.service import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    Optimizer,
+    RetimingService,
+    Scheduler,
+    optimize_with_core,
+)
+from signal_opt.settings import Settings
+from signal_opt.storage import Repository
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/v1"
+UPLOAD_SLACK = 64 * 1024
+"""Room for the multipart framing around an uploaded network file."""
+
+_DESCRIPTION = """Detector-driven retiming of traffic signals.
+
+Authenticate with an API key (`Authorization: Bearer <key>` or `X-API-Key: <key>`).
+Roles: **viewer** reads; **operator** also ingests detector data and retimes; **admin**
+also manages keys and networks and rolls plans back. `/healthz`, `/readyz` and `/metrics`
+are open.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    registry: CollectorRegistry | None = None,
+    optimizer: Optimizer = optimize_with_core,
+) -> FastAPI:
+    """A new application; ``registry`` and ``optimizer`` are injectable for tests."""
+    settings = settings or Settings()
+    metrics = Metrics(registry, settings.metrics_max_intersections)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        repo = Repository.from_url(settings.database_url)
+        service = RetimingService(settings, repo, metrics, optimizer)
+        service.start()
+        scheduler = Scheduler(service, settings.retime_interval_s)
+        if settings.scheduler_enabled:
+            scheduler.start()
+        app.state.service = service
+        app.state.scheduler = scheduler
+        try:
+            yield
+        finally:
+            scheduler.stop()
+            repo.close()
+
+    app = FastAPI(
+        title="signal-opt retiming service", version=signal_opt.__version__,
+        description=_DESCRIPTION, lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    for router in (networks.router, readings.router, retiming.router, plans.router,
+                   keys.router):
+        app.include_router(router, prefix=API_PREFIX)
+    _install_operational_routes(app, settings, metrics)
+    _install_error_handlers(app)
+
+    upload_path = f"{API_PREFIX}/networks"
+
+    def limit_for(scope: Scope) -> int:
+        if scope.get("method") == "POST" and scope.get("path", "").rstrip("/") == upload_path:
+            return settings.max_upload_bytes + UPLOAD_SLACK
+        return settings.max_body_bytes
+
+    app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def _install_operational_routes(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
+    @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"],
+             summary="Readiness: storage reachable and scheduler running",
+             responses={503: {"description": "not ready; the body says what is missing"}})
+    def readyz(request: Request) -> JSONResponse:
+        checks: dict[str, str] = {}
+        service: RetimingService | None = getattr(request.app.state, "service", None)
+        try:
+            if service is None:
+                raise RuntimeError("not started")
+            service.ready()
+            checks["storage"] = "ok"
+        except Exception as exc:
+            checks["storage"] = f"unreachable: {type(exc).__name__}"
+        scheduler: Scheduler | None = getattr(request.app.state, "scheduler", None)
+        if not settings.scheduler_enabled:
+            checks["scheduler"] = "disabled"
+        else:
+            checks["scheduler"] = "running" if scheduler and scheduler.running else "stopped"
+        ok = checks["storage"] == "ok" and checks["scheduler"] in ("running", "disabled")
+        return JSONResponse({"status": "ready" if ok else "not ready", **checks},
+                            status_code=200 if ok else status.HTTP_503_SERVICE_UNAVAILABLE)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics",
+             response_class=Response)
+    def metrics_endpoint() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _detail(loc: tuple[Any, ...], message: str, kind: str) -> list[dict[str, Any]]:
+    return [{"loc": list(loc), "msg": message, "type": kind}]
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(InvalidInput)
+    async def invalid(_: Request, exc: InvalidInput) -> JSONResponse:
+        return JSONResponse({"detail": _detail(exc.loc, exc.message, "value_error")},
+                            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=status.HTTP_404_NOT_FOUND)
+
+    @app.exception_handler(Conflict)
+    async def conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=status.HTTP_409_CONFLICT)
+
+    @app.exception_handler(IntegrityError)
+    async def integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        log.warning("write conflict: %s", exc)
+        return JSONResponse({"detail": "a concurrent update got there first; retry"},
+                            status_code=status.HTTP_409_CONFLICT)
+
+    @app.exception_handler(OperationalError)
+    async def storage_down(_: Request, exc: OperationalError) -> JSONResponse:
+        log.error("storage unavailable: %s", exc)
+        return JSONResponse({"detail": "storage unavailable; retry later"},
+                            status_code=status.HTTP_503_SERVICE_UNAVAILABLE)

@@ -1,0 +1,31 @@
+"""API keys (admin): create, list, revoke. Only SHA-256 hashes are stored."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from signal_opt.api.deps import Admin, ServiceDep
+from signal_opt.api.schemas import KeyCreatedPublic, KeyCreateIn, KeyPublic
+from signal_opt.service import NotFound
+
+router = APIRouter(prefix="/keys", tags=["api keys"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Create an API key",
+             description="The token is in this response only; store it now.")
+def create_key(body: KeyCreateIn, service: ServiceDep, _: Admin) -> KeyCreatedPublic:
+    key, token = service.repo.create_key(body.role, body.name)
+    return KeyCreatedPublic(**KeyPublic.of(key).model_dump(), token=token)
+
+
+@router.get("", summary="List API keys (never their tokens)")
+def list_keys(service: ServiceDep, _: Admin) -> list[KeyPublic]:
+    return [KeyPublic.of(k) for k in service.repo.api_keys()]
+
+
+@router.delete("/{key_id}", summary="Revoke an API key")
+def revoke_key(key_id: str, service: ServiceDep, _: Admin) -> KeyPublic:
+    key = service.repo.revoke_key(key_id)
+    if key is None:
+        raise NotFound(f"no API key {key_id!r}", ("path", "key_id"))
+    return KeyPublic.of(key)

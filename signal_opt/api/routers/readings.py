@@ -1,0 +1,21 @@
+"""Detector readings: batch ingest, idempotent on (detector, interval start)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from signal_opt.api.deps import Operator, ServiceDep
+from signal_opt.api.schemas import IngestPublic, ReadingBatchIn
+
+router = APIRouter(prefix="/networks/{network}/readings", tags=["detector data"])
+
+
+@router.post("", summary="Ingest a batch of detector readings",
+             description="All or nothing: one bad reading rejects the batch (422 naming it). "
+                         "A reading already stored for the same detector and interval start "
+                         "is skipped, so a retried batch is never counted twice.")
+def ingest(network: str, batch: ReadingBatchIn, service: ServiceDep, _: Operator
+           ) -> IngestPublic:
+    result = service.ingest(network, [r.to_record() for r in batch.readings])
+    return IngestPublic(received=result.received, stored=result.stored,
+                        duplicates=result.duplicates)

@@ -1,0 +1,59 @@
+"""Retiming: one intersection, a list, or a whole network; past retimings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query
+
+from signal_opt.api.deps import Operator, ServiceDep, Viewer
+from signal_opt.api.schemas import RetimeOneRequest, RetimeRequest, RetimingPublic
+from signal_opt.service import NotFound
+
+router = APIRouter(prefix="/networks/{network}", tags=["retiming"])
+
+_DOC = ("Each retimed intersection gets a new plan version: the optimized plan, or a safe "
+        "fallback (its current plan, else the network's own) with the reason in `error`.")
+
+
+@router.post("/retime", summary="Retime a network or some of its intersections",
+             description=_DOC)
+def retime_network(
+    network: str, service: ServiceDep, _: Operator,
+    request: Annotated[RetimeRequest | None, Body()] = None,
+) -> RetimingPublic:
+    request = request or RetimeRequest()
+    outcome = service.retime(network, request.intersections, request.demand)
+    return RetimingPublic.of_outcome(outcome)
+
+
+@router.post("/intersections/{intersection_id}/retime", summary="Retime one intersection",
+             description=_DOC)
+def retime_one(
+    network: str, intersection_id: str, service: ServiceDep, _: Operator,
+    request: Annotated[RetimeOneRequest | None, Body()] = None,
+) -> RetimingPublic:
+    service.intersection(network, intersection_id)
+    demand = None if request is None or request.demand is None else {
+        intersection_id: request.demand}
+    return RetimingPublic.of_outcome(service.retime(network, [intersection_id], demand))
+
+
+@router.get("/retimings", summary="Recent retimings, newest first")
+def list_retimings(
+    network: str, service: ServiceDep, _: Viewer,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> list[RetimingPublic]:
+    service.network(network)
+    return [RetimingPublic.of(r) for r in service.repo.retimings(network, limit)]
+
+
+@router.get("/retimings/{retiming_id}", summary="One retiming with the plans it stored")
+def get_retiming(network: str, retiming_id: int, service: ServiceDep, _: Viewer
+                 ) -> RetimingPublic:
+    service.network(network)
+    found = service.repo.retiming(network, retiming_id)
+    if found is None:
+        raise NotFound(f"network {network!r} has no retiming {retiming_id}",
+                       ("path", "retiming_id"))
+    return RetimingPublic.of(*found)
