@@ -170,7 +170,7 @@ def _bounds(
     dc = math.inf if settings.max_cycle_change is None else settings.max_cycle_change
     limits = has_cur and (math.isfinite(dg) or math.isfinite(dc))
     if limits:
-        lo1 = [max(lo0[p], cur_g[p] - dg) if st[p] else 0.0 for p in range(n_p)]
+        lo1 = [max(lo0[p], min(cur_g[p] - dg, hi0[p])) if st[p] else 0.0 for p in range(n_p)]
         hi1 = [max(min(hi0[p], cur_g[p] + dg), lo1[p]) if st[p] else 0.0 for p in range(n_p)]
         a1 = max(max(cmin, cur_c - dc), sum(lo1) + ig_sum)
         b1 = min(min(cmax, cur_c + dc), sum(hi1) + ig_sum)

@@ -187,7 +187,8 @@ def green_bounds(
     dc = np.inf if settings.max_cycle_change is None else settings.max_cycle_change
     want_limits = has_cur & (np.isfinite(dg) | np.isfinite(dc))
     cg = np.where(st & has_cur[:, None], cur_g, 0.0)
-    lo1 = np.where(want_limits[:, None], np.maximum(lo0, cg - dg), lo0)
+    # change limits yield to the maximum greens, which yield to the minimum greens
+    lo1 = np.where(want_limits[:, None], np.maximum(lo0, np.minimum(cg - dg, hi0)), lo0)
     hi1 = np.where(want_limits[:, None], np.maximum(np.minimum(hi0, cg + dg), lo1), hi0)
     lo1, hi1 = np.where(st, lo1, 0.0), np.where(st, hi1, 0.0)
     cc = np.where(has_cur, cur_c, 0.0)
