@@ -34,7 +34,7 @@ def register_network(
     limit = service.settings.max_upload_bytes
     data = file.file.read(limit + 1)
     if len(data) > limit:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
                             f"network file larger than {limit} bytes")
     try:
         check_net_xml(data)
