@@ -78,7 +78,7 @@ def run_many(specs: Sequence[RunSpec], jobs: int | None = None) -> list[dict[str
     if jobs == 1:
         return [_safe_run(s) for s in specs]
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, max_tasks_per_child=1) as pool:
         return list(pool.map(_safe_run, specs))
 
 

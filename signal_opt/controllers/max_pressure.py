@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from signal_opt.controllers.base import Controller
+from signal_opt.sumo.detector_reader import served_lane
 from signal_opt.sumo.simulation import RunContext, Simulation
 
 
@@ -24,7 +25,7 @@ class MaxPressureController(Controller):
         self._plans: dict[str, tuple[list[str], np.ndarray, np.ndarray]] = {}
 
     def prepare(self, ctx: RunContext) -> list:
-        queue_det = {s.lane: s.id for s in ctx.detectors if s.kind == "queue"}
+        queue_det = {served_lane(s): s.id for s in ctx.detectors if s.kind == "queue"}
         for x in ctx.intersections:
             lanes = sorted({lk.from_lane for lk in x.links if not lk.is_crossing})
             outs = sorted({lk.to_lane for lk in x.links if not lk.is_crossing})

@@ -42,10 +42,18 @@ class DetectorReader:
     """Subscribes to the detectors of ``specs`` (from :mod:`signal_opt.sumo.detectors`).
 
     ``per_step`` asks for the instantaneous vehicle count on the queue zones every step
-    (max-pressure); ``intervals`` asks for interval aggregates (adaptive retiming).
+    (max-pressure); ``intervals`` asks for interval aggregates (adaptive retiming);
+    ``gaps`` for the time since the last vehicle on each stop-line loop (gap-out).
     """
 
-    def __init__(self, conn, specs: Sequence, per_step: bool = False, intervals: bool = False):
+    def __init__(
+        self,
+        conn,
+        specs: Sequence,
+        per_step: bool = False,
+        intervals: bool = False,
+        gaps: bool = False,
+    ):
         self.conn = conn
         self.specs = list(specs)
         self.e1 = [s.id for s in self.specs if s.kind in ("stopline", "advance")]
@@ -56,8 +64,11 @@ class DetectorReader:
         e2_vars: tuple[int, ...] = E2_INTERVAL_VARS if intervals else ()
         if per_step:
             e2_vars = (*e2_vars, tc.LAST_STEP_VEHICLE_NUMBER)
-        for det in self.e1 if e1_vars else ():
-            conn.inductionloop.subscribe(det, e1_vars)
+        stop_lines = {s.id for s in self.specs if s.kind == "stopline"}
+        for det in self.e1:
+            wanted = (*e1_vars, tc.LAST_STEP_TIME_SINCE_DETECTION) if gaps and det in stop_lines else e1_vars
+            if wanted:
+                conn.inductionloop.subscribe(det, wanted)
         for det in self.e2 if e2_vars else ():
             conn.lanearea.subscribe(det, e2_vars)
 
@@ -66,10 +77,18 @@ class DetectorReader:
         res = self.conn.lanearea.getAllSubscriptionResults()
         return {d: int(v.get(tc.LAST_STEP_VEHICLE_NUMBER, 0)) for d, v in res.items()}
 
+    def gaps(self) -> dict[str, float]:
+        """Seconds since a vehicle last left each stop-line loop (needs ``gaps``)."""
+        res = self.conn.inductionloop.getAllSubscriptionResults()
+        key = tc.LAST_STEP_TIME_SINCE_DETECTION
+        return {d: float(v[key]) for d, v in res.items() if key in v}
+
     def last_interval(self) -> dict[str, Reading]:
         """Every detector's last completed interval, by detector id (needs ``intervals``)."""
         out: dict[str, Reading] = {}
         for det, v in self.conn.inductionloop.getAllSubscriptionResults().items():
+            if tc.VAR_LAST_INTERVAL_NUMBER not in v:
+                continue
             out[det] = Reading(
                 float(v[tc.VAR_LAST_INTERVAL_NUMBER]),
                 float(v[tc.VAR_LAST_INTERVAL_OCCUPANCY]),
@@ -85,3 +104,8 @@ class DetectorReader:
                 float(v[tc.VAR_LAST_INTERVAL_MAX_JAM_LENGTH_METERS]),
             )
         return out
+
+
+def served_lane(spec) -> str:
+    """The signal's incoming lane a detector reports on (an advance loop may sit upstream)."""
+    return getattr(spec, "incoming_lane", "") or spec.lane

@@ -70,12 +70,16 @@ class SignalDriver:
         limits: TransitionLimits | None = None,
         on_applied: Callable[[float, Plan], None] | None = None,
         early_end: EarlyEnd | None = None,
+        skip: Callable[[str, int], bool] | None = None,
+        floating: Callable[[str], bool] | None = None,
         step: float = 1.0,
     ) -> None:
         self.conn = conn
         self.limits = limits or TransitionLimits()
         self.on_applied = on_applied
         self.early_end = early_end
+        self.skip = skip
+        self.floating = floating
         self.step_length = step
         self.lights: dict[str, _Light] = {}
         self._heap: list[tuple[float, str]] = []
@@ -168,21 +172,60 @@ class SignalDriver:
                 self._end_green(tls_id, light, t, nxt)
             elif self.early_end is not None and end - t > self.step_length:
                 if self.early_end(tls_id, stage, elapsed, t):
-                    self._end_green_in_plan(tls_id, light, t)
+                    self._leave_green(tls_id, light, t)
 
-    def _end_green_in_plan(self, tls_id: str, light: _Light, t: float) -> None:
-        """Gap out: the stage ends now; the time saved goes to the next stage's green."""
-        saved = light.schedule[light.position][1] - t
-        state, _, stage = light.schedule[light.position]
-        light.schedule[light.position] = (state, t, stage)
-        # Intergreen phases keep their durations; the next green starts earlier and keeps
-        # its planned end, so it absorbs the saved time.
-        k = light.position + 1
-        while k < len(light.schedule) and light.schedule[k][2] < 0:
-            s, e, st = light.schedule[k]
-            light.schedule[k] = (s, e - saved, st)
-            k += 1
-        self._next_phase(tls_id, light, t)
+    def _leave_green(self, tls_id: str, light: _Light, t: float) -> None:
+        """End the running green now and go to the next stage that has demand.
+
+        Stages in between without demand (``skip``) are not shown; the transition is
+        built for the actual pair of stages. With ``floating`` the rest of the cycle moves
+        earlier by the time saved (isolated operation: the cycle shortens); otherwise the
+        next green keeps its planned end and absorbs the time (coordinated operation:
+        the cycle length and offset hold).
+        """
+        pos = light.position
+        state, planned_end, src = light.schedule[pos]
+        rest = light.schedule[pos + 1 :]
+        greens = [k for k, (_, _, st) in enumerate(rest) if st >= 0]
+        dst_k = None
+        for k in greens:
+            if self.skip is None or not self.skip(tls_id, rest[k][2]):
+                dst_k = k
+                break
+        x = light.intersection
+        head = [(state, t, src)]
+        if dst_k is None:
+            # Nothing left in this cycle has demand: clear and end the cycle here.
+            nxt = 0
+            trans = transition_phases(x, src, nxt)
+            end = t
+            for phase in trans:
+                end += phase.duration
+                head.append((phase.state, end, -1))
+            light.schedule = head
+            light.position = 0
+            self._step_phase(tls_id, light, t)
+            return
+        dst = rest[dst_k][2]
+        end = t
+        for phase in transition_phases(x, src, dst):
+            end += phase.duration
+            head.append((phase.state, end, -1))
+        dst_state, dst_end, _ = rest[dst_k]
+        min_end = end + x.stages[dst].min_green
+        tail = list(rest[dst_k + 1 :])
+        if self.floating is not None and self.floating(tls_id):
+            planned_start = rest[dst_k - 1][1] if dst_k > 0 else planned_end
+            new_end = max(end + (dst_end - planned_start), min_end)
+        else:
+            new_end = max(dst_end, min_end)
+        # Later phases move with the end of this green (never overlap it: every yellow
+        # and all-red keeps its full duration).
+        tail = [(st, e + new_end - dst_end, sg) for st, e, sg in tail]
+        head.append((dst_state, new_end, dst))
+        light.schedule = head + tail
+        light.position = 0
+        self._step_phase(tls_id, light, t)
 
     def _end_green(self, tls_id: str, light: _Light, t: float, dst: int) -> None:
         _, _, src = light.schedule[light.position]
@@ -199,6 +242,20 @@ class SignalDriver:
         self._next_phase(tls_id, light, t)
 
     def _next_phase(self, tls_id: str, light: _Light, t: float) -> None:
+        cur = light.schedule[light.position]
+        if (
+            self.skip is not None
+            and not light.free
+            and cur[2] >= 0
+            and cur[1] <= t + 1e-9
+            and light.position + 1 < len(light.schedule)
+        ):
+            self._leave_green(tls_id, light, t)
+            return
+        self._step_phase(tls_id, light, t)
+
+    def _step_phase(self, tls_id: str, light: _Light, t: float) -> None:
+        """Move to the next entry of the schedule (or start the next cycle)."""
         light.position += 1
         if light.position >= len(light.schedule):
             if light.free:

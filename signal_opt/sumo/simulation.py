@@ -101,8 +101,10 @@ class Simulation:
         self.driver.take_over(self.conn.simulation.getTime(), plans)
         return self.driver
 
-    def read_detectors(self, per_step: bool = False, intervals: bool = False) -> DetectorReader:
-        self.reader = DetectorReader(self.conn, self.ctx.detectors, per_step, intervals)
+    def read_detectors(
+        self, per_step: bool = False, intervals: bool = False, gaps: bool = False
+    ) -> DetectorReader:
+        self.reader = DetectorReader(self.conn, self.ctx.detectors, per_step, intervals, gaps)
         return self.reader
 
 
