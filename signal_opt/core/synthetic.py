@@ -78,7 +78,7 @@ def random_problem(
     cycle_max = np.full(n, hi)
 
     base = min_green.sum(1) + intergreen.sum(1)  # (N,)
-    cur_cycle = np.maximum(np.round(rng.uniform(lo, 0.7 * hi, size=n)), np.ceil(base))
+    cur_cycle = np.maximum(np.round(rng.uniform(lo, max(lo, 0.7 * hi), size=n)), np.ceil(base))
     cur_cycle = np.clip(cur_cycle, cycle_min, cycle_max)
     spare = cur_cycle - base  # (N,)
     w = rng.dirichlet(np.ones(p), size=n)  # (N, P)

@@ -48,7 +48,9 @@ def cases(draw):
     if draw(st.booleans()):  # consistent current plans
         cur_greens = min_green + rng.uniform(0.0, 30.0, (n, p))
         cur_cycle = np.where(
-            np.isnan(cur_cycle), np.nan, (cur_greens * stage_mask).sum(1) + (intergreen * stage_mask).sum(1)
+            np.isnan(cur_cycle),
+            np.nan,
+            (cur_greens * stage_mask).sum(1) + (intergreen * stage_mask).sum(1),
         )
     problem = RetimingProblem(
         demand=demand,
