@@ -369,7 +369,7 @@ def _con(a: str, b: str, la: int, lb: int) -> str:
 # signal programs
 
 STAGE_NAMES = ("ns_through", "ns_left", "ew_through", "ew_left")
-BASE_GREEN = {"ns_through": 30.0, "ns_left": 15.0, "ew_through": 30.0, "ew_left": 15.0}
+BASE_GREEN = {"ns_through": 24.0, "ns_left": 24.0, "ew_through": 24.0, "ew_left": 24.0}
 
 
 def _axis(edge: sumolib.net.edge.Edge) -> str:
@@ -536,14 +536,14 @@ PROFILES: dict[str, list[float]] = {
     "am_in": [0.02, 0.01, 0.01, 0.01, 0.03, 0.10, 0.45, 1.00, 0.80, 0.35, 0.20, 0.18,
               0.20, 0.20, 0.18, 0.15, 0.12, 0.10, 0.08, 0.06, 0.05, 0.04, 0.03, 0.02],
     "pm_out": [0.04, 0.02, 0.01, 0.01, 0.01, 0.03, 0.06, 0.10, 0.12, 0.15, 0.18, 0.20,
-               0.22, 0.20, 0.20, 0.25, 0.50, 1.00, 0.85, 0.45, 0.25, 0.15, 0.10, 0.06],
+               0.22, 0.20, 0.20, 0.25, 0.50, 1.00, 0.70, 0.35, 0.20, 0.12, 0.08, 0.06],
     # three-shift factories: arrivals before 7:00, 15:00, 23:00; departures after
     "shift_in": [0.02, 0.01, 0.01, 0.01, 0.02, 0.10, 0.70, 0.10, 0.02, 0.02, 0.02, 0.02,
                  0.02, 0.15, 1.00, 0.10, 0.02, 0.02, 0.02, 0.02, 0.02, 0.05, 0.50, 0.05],
     "shift_out": [0.02, 0.01, 0.01, 0.01, 0.02, 0.02, 0.05, 0.70, 0.10, 0.02, 0.02, 0.02,
                   0.02, 0.02, 0.05, 1.00, 0.15, 0.02, 0.02, 0.02, 0.02, 0.02, 0.05, 0.50],
     "through": [0.10, 0.06, 0.05, 0.05, 0.08, 0.20, 0.50, 0.90, 0.80, 0.60, 0.55, 0.55,
-                0.55, 0.55, 0.60, 0.65, 0.80, 1.00, 0.85, 0.60, 0.45, 0.35, 0.25, 0.15],
+                0.55, 0.55, 0.60, 0.65, 0.75, 0.95, 0.80, 0.55, 0.40, 0.30, 0.20, 0.15],
     "local": [0.05, 0.03, 0.02, 0.02, 0.03, 0.08, 0.25, 0.45, 0.55, 0.70, 0.80, 0.95,
               1.00, 0.90, 0.80, 0.75, 0.70, 0.75, 0.65, 0.50, 0.40, 0.30, 0.15, 0.08],
     "freight": [0.10, 0.10, 0.10, 0.10, 0.20, 0.40, 0.60, 0.70, 0.80, 0.90, 1.00, 1.00,
@@ -551,23 +551,36 @@ PROFILES: dict[str, list[float]] = {
 }  # fmt: skip
 
 SIDE_WEIGHT = {"arterial": 3.0, "collector50": 1.5, "collector40": 1.0}
+STRAIGHT_WEIGHT = {"arterial": 1.0, "collector50": 0.3, "collector40": 0.2}
 
 
-def fringe_zones(d: GridDesign) -> dict[str, dict[str, object]]:
-    zones: dict[str, dict[str, object]] = {}
+def _street_ends(d: GridDesign) -> dict[str, list[tuple[str, str, Street]]]:
+    """Per side of the grid: (entry edge, exit edge, street) of every street ending there."""
     n_x, n_y = len(d.xs), len(d.ys)
-    sides = {
+    return {
         "west": [(f"{s.code}_E0", f"{s.code}_W0", s) for s in d.ew],
         "east": [(f"{s.code}_W{n_x}", f"{s.code}_E{n_x}", s) for s in d.ew],
         "south": [(f"{s.code}_N0", f"{s.code}_S0", s) for s in d.ns],
         "north": [(f"{s.code}_S{n_y}", f"{s.code}_N{n_y}", s) for s in d.ns],
     }
-    for side, ends in sides.items():
+
+
+def fringe_zones(d: GridDesign) -> dict[str, dict[str, object]]:
+    """A zone per side (entries weighted by road class) and one per street end ``side:CODE``."""
+    zones: dict[str, dict[str, object]] = {}
+    for side, ends in _street_ends(d).items():
         zones[side] = {
             "kind": "fringe",
             "sources": {src: SIDE_WEIGHT[s.type.id] for src, _, s in ends},
             "sinks": {snk: SIDE_WEIGHT[s.type.id] for _, snk, s in ends},
         }
+    for side, ends in _street_ends(d).items():
+        for src, snk, st in ends:
+            zones[f"{side}:{st.code}"] = {
+                "kind": "fringe",
+                "sources": {src: 1.0},
+                "sinks": {snk: 1.0},
+            }
     return zones
 
 
@@ -619,42 +632,47 @@ def _flow(src: str, dst: str, rate: float, profile: str, trucks: float) -> dict[
 
 
 def grid_flows(
+    d: GridDesign,
     sides: dict[str, float],
     employment: dict[str, float],
-    residential: str | None,
-    commercial: str | None,
-    factory: str | None,
-    through: dict[tuple[str, str], float],
     commute: float,
+    through: float,
 ) -> list[dict[str, object]]:
-    """Flows of a grid: tidal commute, shift change, through traffic, freight and local trips."""
+    """Flows of a grid with zones ``residential``, ``industrial``, ``commercial``.
+
+    Straight through traffic along every street (``through`` veh/h on an arterial), a tidal
+    commute of ``commute * side weight`` veh/h from each side into the employment zones
+    (shared as ``employment``) and back in the evening, residents' commute, the factory
+    shift change, freight to and from the industrial zone, and local midday trips.
+    """
     flows = []
+    opposite = {"west": "east", "east": "west", "south": "north", "north": "south"}
+    for side, ends in _street_ends(d).items():
+        for _, _, st in ends:
+            rate = through * STRAIGHT_WEIGHT[st.type.id]
+            flows.append(
+                _flow(f"{side}:{st.code}", f"{opposite[side]}:{st.code}", rate, "through", 0.15)
+            )
+    for a, b in (("west", "north"), ("north", "west"), ("east", "south"), ("south", "east")):
+        flows.append(_flow(a, b, 0.1 * through, "through", 0.1))
     for side, w in sides.items():
         for zone, share in employment.items():
-            flows.append(_flow(side, zone, commute * w * share, "am_in", 0.05))
-            flows.append(_flow(zone, side, commute * w * share, "pm_out", 0.05))
+            flows.append(_flow(side, zone, commute * w * share, "am_in", 0.04))
+            flows.append(_flow(zone, side, commute * w * share, "pm_out", 0.04))
             flows.append(_flow(zone, side, 0.15 * commute * w * share, "am_in", 0.08))
             flows.append(_flow(side, zone, 0.15 * commute * w * share, "pm_out", 0.08))
-    if residential is not None:
-        for zone, share in employment.items():
-            flows.append(_flow(residential, zone, 0.5 * commute * share, "am_in", 0.02))
-            flows.append(_flow(zone, residential, 0.5 * commute * share, "pm_out", 0.02))
-    if factory is not None:
-        for side, w in sides.items():
-            flows.append(_flow(side, factory, 0.45 * commute * w, "shift_in", 0.05))
-            flows.append(_flow(factory, side, 0.45 * commute * w, "shift_out", 0.05))
-            flows.append(_flow(side, factory, 0.12 * commute * w, "freight", 0.85))
-            flows.append(_flow(factory, side, 0.12 * commute * w, "freight", 0.85))
-        if residential is not None:
-            flows.append(_flow(residential, factory, 0.3 * commute, "shift_in", 0.0))
-            flows.append(_flow(factory, residential, 0.3 * commute, "shift_out", 0.0))
-    for (a, b), rate in through.items():
-        flows.append(_flow(a, b, rate, "through", 0.18))
-    if commercial is not None:
-        for zone in [*employment, residential]:
-            if zone is not None and zone != commercial:
-                flows.append(_flow(zone, commercial, 0.25 * commute, "local", 0.05))
-                flows.append(_flow(commercial, zone, 0.25 * commute, "local", 0.05))
+        flows.append(_flow(side, "industrial", 0.4 * commute * w, "shift_in", 0.03))
+        flows.append(_flow("industrial", side, 0.4 * commute * w, "shift_out", 0.03))
+        flows.append(_flow(side, "industrial", 0.1 * commute * w, "freight", 0.7))
+        flows.append(_flow("industrial", side, 0.1 * commute * w, "freight", 0.7))
+    for zone, share in employment.items():
+        flows.append(_flow("residential", zone, 0.5 * commute * share, "am_in", 0.0))
+        flows.append(_flow(zone, "residential", 0.5 * commute * share, "pm_out", 0.0))
+    flows.append(_flow("residential", "industrial", 0.2 * commute, "shift_in", 0.0))
+    flows.append(_flow("industrial", "residential", 0.2 * commute, "shift_out", 0.0))
+    for zone in (*employment, "residential"):
+        flows.append(_flow(zone, "commercial", 0.15 * commute, "local", 0.05))
+        flows.append(_flow("commercial", zone, 0.15 * commute, "local", 0.05))
     return flows
 
 
@@ -670,31 +688,27 @@ def demand_spec(d: GridDesign) -> dict[str, object]:
                 "commercial": [(400, 450, 2150, 1980)],
             },
         )
+        commute, through = LEVELS[d.name]
         sides = {"west": 1.0, "north": 1.0, "east": 0.6, "south": 0.6}
-        through = {("west", "east"): 350, ("east", "west"): 350, ("north", "south"): 250,
-                   ("south", "north"): 250, ("west", "north"): 100, ("north", "west"): 100,
-                   ("east", "south"): 80, ("south", "east"): 80}  # fmt: skip
-        flows = grid_flows(
-            sides, {"office": 0.55, "industrial": 0.45}, "residential", "commercial",
-            "industrial", through, COMMUTE["yizhuang_core"],
-        )  # fmt: skip
+        flows = grid_flows(d, sides, {"office": 0.55, "industrial": 0.45}, commute, through)
     elif d.name == "yizhuang_corridor":
-        base = COMMUTE["yizhuang_corridor"]
+        base, side_rate = LEVELS[d.name]
         flows = [
-            _flow("west", "east", base, "am_in", 0.12),
-            _flow("east", "west", base, "pm_out", 0.12),
-            _flow("west", "east", 0.35 * base, "pm_out", 0.12),
-            _flow("east", "west", 0.35 * base, "am_in", 0.12),
-            _flow("west", "east", 0.25 * base, "through", 0.2),
-            _flow("east", "west", 0.25 * base, "through", 0.2),
+            _flow("west:RJE", "east:RJE", base, "am_in", 0.1),
+            _flow("east:RJE", "west:RJE", base, "pm_out", 0.1),
+            _flow("west:RJE", "east:RJE", 0.35 * base, "pm_out", 0.1),
+            _flow("east:RJE", "west:RJE", 0.35 * base, "am_in", 0.1),
+            _flow("west:RJE", "east:RJE", 0.3 * base, "through", 0.2),
+            _flow("east:RJE", "west:RJE", 0.3 * base, "through", 0.2),
         ]
-        for a, b in (("south", "north"), ("north", "south")):
-            flows.append(_flow(a, b, 0.35 * base, "through", 0.1))
+        for st in d.ns:
+            flows.append(_flow(f"south:{st.code}", f"north:{st.code}", side_rate, "through", 0.1))
+            flows.append(_flow(f"north:{st.code}", f"south:{st.code}", side_rate, "through", 0.1))
         for side in ("north", "south"):
-            flows.append(_flow("west", side, 0.15 * base, "am_in", 0.1))
-            flows.append(_flow(side, "east", 0.15 * base, "am_in", 0.1))
-            flows.append(_flow(side, "west", 0.15 * base, "pm_out", 0.1))
-            flows.append(_flow("east", side, 0.15 * base, "pm_out", 0.1))
+            flows.append(_flow("west:RJE", side, 0.1 * base, "am_in", 0.1))
+            flows.append(_flow(side, "east:RJE", 0.1 * base, "am_in", 0.1))
+            flows.append(_flow(side, "west:RJE", 0.1 * base, "pm_out", 0.1))
+            flows.append(_flow("east:RJE", side, 0.1 * base, "pm_out", 0.1))
     else:
         zones |= interior_zones(
             d,
@@ -705,15 +719,9 @@ def demand_spec(d: GridDesign) -> dict[str, object]:
                 "commercial": [(350, 350, 3990, 3900)],
             },
         )
+        commute, through = LEVELS[d.name]
         sides = {"west": 1.0, "north": 1.0, "east": 0.7, "south": 0.7}
-        t = 400.0
-        through = {("west", "east"): t, ("east", "west"): t, ("north", "south"): t,
-                   ("south", "north"): t, ("west", "north"): t / 3, ("north", "west"): t / 3,
-                   ("east", "south"): t / 3, ("south", "east"): t / 3}  # fmt: skip
-        flows = grid_flows(
-            sides, {"office": 0.5, "industrial": 0.5}, "residential", "commercial",
-            "industrial", through, COMMUTE["yizhuang_district"],
-        )  # fmt: skip
+        flows = grid_flows(d, sides, {"office": 0.5, "industrial": 0.5}, commute, through)
     return {
         "name": d.name,
         "description": f"Demand of {d.name}: {d.description}",
@@ -725,8 +733,14 @@ def demand_spec(d: GridDesign) -> dict[str, object]:
     }
 
 
-# base commute rate (veh/h per unit side weight) at scale 1.0, calibrated by simulation
-COMMUTE = {"yizhuang_core": 500.0, "yizhuang_corridor": 900.0, "yizhuang_district": 500.0}
+# demand levels at scale 1.0, calibrated by simulation: (commute veh/h per unit side weight,
+# straight through veh/h per arterial) of the grids; (arterial peak-direction commute, side
+# street through) of the corridor
+LEVELS = {
+    "yizhuang_core": (530.0, 740.0),
+    "yizhuang_corridor": (900.0, 120.0),
+    "yizhuang_district": (500.0, 700.0),
+}
 
 
 # ---------------------------------------------------------------------------------------
