@@ -19,17 +19,17 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from signal_opt.core import (  # noqa: E402
+from signal_opt.core import (
     CoordinationProblem,
     CoreSettings,
     RetimingProblem,
@@ -38,8 +38,8 @@ from signal_opt.core import (  # noqa: E402
     optimize_offsets,
     retime,
 )
-from signal_opt.core.reference import reference_retime  # noqa: E402
-from signal_opt.core.synthetic import random_problem  # noqa: E402
+from signal_opt.core.reference import reference_retime
+from signal_opt.core.synthetic import random_problem
 
 SIZES = (100, 1000, 10000)
 TARGETS = {

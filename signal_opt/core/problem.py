@@ -57,6 +57,9 @@ class CoreSettings:
     """Iterations of the equal-degree-of-saturation split refinement (overlapping stages)."""
     min_effective_green: float = 1.0
     """Floor of a lane group's effective green in the delay model (s), to keep it finite."""
+    fast_search: bool = True
+    """Search candidates in float32 (about twice as fast); the chosen plan is evaluated in
+    float64. Near-ties (objectives within ~1e-6) may then pick a neighbouring cycle."""
     chunk_size: int = 64
     """Intersections evaluated per array pass (bounds the (n, C, K) temporaries)."""
     # Coordination (offsets)

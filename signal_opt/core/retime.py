@@ -281,41 +281,44 @@ def evaluate(
     greens: FloatArray,
     settings: CoreSettings,
     rows: slice | NDArray[np.int64] = slice(None),
-) -> tuple[FloatArray, FloatArray, FloatArray]:
+    dtype: type = np.float64,
+) -> tuple[NDArray, NDArray, NDArray]:
     """Objective ``(n, C)``, delay ``(n, K, C)`` and degree of saturation ``(n, K, C)``.
 
-    ``cycles (n, C)`` and ``greens (n, C, P)`` for the intersections ``rows`` of ``prep``.
-    Lane groups are laid out before candidates so that sums over groups run over
-    contiguous rows. The formulas are those of :mod:`signal_opt.core.delay`, fused in
-    place to keep the ``(n, K, C)`` temporaries few.
+    ``cycles (n, C)`` and ``greens (n, C, P)`` for the intersections ``rows`` of ``prep``,
+    computed in ``dtype``. Lane groups are laid out before candidates so that sums over
+    groups run over contiguous rows. The formulas are those of
+    :mod:`signal_opt.core.delay`, rearranged to need fewer passes over ``(n, K, C)``:
+    ``min(x, 1) u = min(y, u)`` and ``8 k I x / (c T) = (8 k I y / (s T)) / u^2``.
     """
-    serves_t = prep.serves[rows].transpose(0, 2, 1)  # (n, K, P)
-    u = np.matmul(serves_t, greens.transpose(0, 2, 1))  # (n, K, C) displayed green
-    u -= prep.lost_s[rows][:, :, None]
-    np.maximum(u, settings.min_effective_green, out=u)
-    c = cycles[:, None, :]  # (n, 1, C)
-    u /= c  # green ratio
-    x = prep.flow_ratio[rows][:, :, None] / u  # (n, K, C)
-    # uniform delay 0.5 C (1 - u)^2 / (1 - min(x, 1) u)
-    one_minus_u = 1.0 - u
-    den = np.minimum(x, 1.0)
-    den *= u
+    c = cycles.astype(dtype, copy=False)  # (n, C)
+    share = (greens - prep.lost[rows][:, None, :]).astype(dtype, copy=False)  # (n, C, P)
+    share /= c[:, :, None]  # effective green of each stage over the cycle
+    serves_t = prep.serves[rows].transpose(0, 2, 1).astype(dtype)  # (n, K, P)
+    u = np.matmul(serves_t, share.transpose(0, 2, 1))  # (n, K, C) green ratio of groups
+    np.maximum(u, (settings.min_effective_green / c)[:, None, :], out=u)
+    y = prep.flow_ratio[rows][:, :, None].astype(dtype)  # (n, K, 1)
+    x = y / u  # (n, K, C)
+    den = np.minimum(u, y)  # uniform delay 0.5 C (1 - u)^2 / (1 - min(x, 1) u)
     np.subtract(1.0, den, out=den)
+    one_minus_u = 1.0 - u
     d = one_minus_u * one_minus_u
-    d *= 0.5 * c
+    d *= (0.5 * c)[:, None, :]
     d /= den
-    # incremental delay 900 T [(x-1) + sqrt((x-1)^2 + 8 k I x / (c T))], c = s u
+    # incremental delay 900 T [(x - 1) + sqrt((x - 1)^2 + 8 k I x / (c T))], c = s u
     t = settings.analysis_period_h
-    cap = prep.saturation[rows][:, :, None] * u
-    cap *= t / (8.0 * settings.incremental_k * settings.upstream_filtering)
-    rad = x / cap
+    k_i = 8.0 * settings.incremental_k * settings.upstream_filtering / t
+    a = (k_i * prep.flow_ratio[rows] / prep.saturation[rows])[:, :, None].astype(dtype)
+    rad = u * u
+    np.divide(a, rad, out=rad)
     xm1 = x - 1.0
-    rad += xm1 * xm1
+    np.multiply(xm1, xm1, out=u)  # u is free now: reuse it for (x - 1)^2
+    rad += u
     np.sqrt(rad, out=rad)
     rad += xm1
     rad *= 900.0 * t
     d += rad
-    v = prep.demand[rows][:, :, None]  # (n, K, 1)
+    v = prep.demand[rows][:, :, None].astype(dtype)  # (n, K, 1)
     if settings.stop_weight > 0:
         # Akcelik stops: factor (1 - u) / (1 - min(x, 1) u), weighted in seconds
         one_minus_u *= settings.stop_weight * settings.stop_rate_factor
@@ -354,7 +357,8 @@ def retime(
             prep.hi[rows],
             c - prep.intergreen_sum[rows][:, None],
         )  # (n, C, P)
-        objective, _, x = evaluate(prep, c, greens, settings, rows)
+        dtype = np.float32 if settings.fast_search else np.float64
+        objective, _, x = evaluate(prep, c, greens, settings, rows, dtype)
         objective = np.where(valid[rows], objective, np.inf)
         if settings.max_degree_of_saturation is not None:
             ok = (x.max(axis=1) <= settings.max_degree_of_saturation) & valid[rows]

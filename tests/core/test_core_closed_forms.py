@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from core_helpers import simple_problem
 
 from signal_opt.core import (
     CoreSettings,
@@ -14,8 +15,6 @@ from signal_opt.core import (
     webster_cycle,
     webster_plan,
 )
-
-from core_helpers import simple_problem
 
 
 def test_uniform_delay_at_half_saturation():
