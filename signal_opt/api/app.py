@@ -23,7 +23,7 @@ from starlette.types import Scope
 
 import signal_opt
 from signal_opt.api.middleware import BodyLimitMiddleware, MetricsMiddleware
-from signal_opt.api.routers import keys, networks, plans, readings, retiming
+from signal_opt.api.routers import API_PREFIX, keys, networks, plans, readings, retiming
 from signal_opt.metrics import Metrics
 from signal_opt.service import (
     Conflict,
@@ -39,7 +39,6 @@ from signal_opt.storage import Repository
 
 log = logging.getLogger(__name__)
 
-API_PREFIX = "/v1"
 UPLOAD_SLACK = 64 * 1024
 """Room for the multipart framing around an uploaded network file."""
 
@@ -86,7 +85,7 @@ def create_app(
     app.state.metrics = metrics
     for router in (networks.router, readings.router, retiming.router, plans.router,
                    keys.router):
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router)
     _install_operational_routes(app, settings, metrics)
     _install_error_handlers(app)
 

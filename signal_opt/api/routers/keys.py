@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from signal_opt.api.deps import Admin, ServiceDep
+from signal_opt.api.routers import API_PREFIX
 from signal_opt.api.schemas import KeyCreatedPublic, KeyCreateIn, KeyPublic
 from signal_opt.service import NotFound
 
-router = APIRouter(prefix="/keys", tags=["api keys"])
+router = APIRouter(prefix=f"{API_PREFIX}/keys", tags=["api keys"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create an API key",

@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
 
 from signal_opt.api.deps import Admin, ServiceDep, Viewer
+from signal_opt.api.routers import API_PREFIX
 from signal_opt.api.schemas import DetectorPublic, IntersectionPublic, NetworkPublic
 from signal_opt.api.uploads import UploadError, check_net_xml
 from signal_opt.service import InvalidInput
 
-router = APIRouter(prefix="/networks", tags=["networks"])
+router = APIRouter(prefix=f"{API_PREFIX}/networks", tags=["networks"])
 
 
 @router.get("", summary="List the registered networks")

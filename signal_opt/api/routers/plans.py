@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from signal_opt.api.deps import Admin, ServiceDep, Viewer
+from signal_opt.api.routers import API_PREFIX
 from signal_opt.api.schemas import PlanPublic
 
-router = APIRouter(prefix="/networks/{network}", tags=["plans"])
+router = APIRouter(prefix=f"{API_PREFIX}/networks/{{network}}", tags=["plans"])
 _ONE = "/intersections/{intersection_id}"
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from signal_opt.api.deps import Operator, ServiceDep
+from signal_opt.api.routers import API_PREFIX
 from signal_opt.api.schemas import IngestPublic, ReadingBatchIn
 
-router = APIRouter(prefix="/networks/{network}/readings", tags=["detector data"])
+router = APIRouter(prefix=f"{API_PREFIX}/networks/{{network}}/readings", tags=["detector data"])
 
 
 @router.post("", summary="Ingest a batch of detector readings",

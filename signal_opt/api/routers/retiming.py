@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 
 from signal_opt.api.deps import Operator, ServiceDep, Viewer
+from signal_opt.api.routers import API_PREFIX
 from signal_opt.api.schemas import RetimeOneRequest, RetimeRequest, RetimingPublic
 from signal_opt.service import NotFound
 
-router = APIRouter(prefix="/networks/{network}", tags=["retiming"])
+router = APIRouter(prefix=f"{API_PREFIX}/networks/{{network}}", tags=["retiming"])
 
 _DOC = ("Each retimed intersection gets a new plan version: the optimized plan, or a safe "
         "fallback (its current plan, else the network's own) with the reason in `error`.")
