@@ -94,7 +94,15 @@ def grid_coordination(
         frac[n, through] = 0.9
         frac[n, left] = 0.3
     travel = rng.uniform(15.0, 45.0, m)  # (M,)
-    return CoordinationProblem(problem, up, down, dgroup, frac, travel, np.full(m, np.nan))
+    return CoordinationProblem(
+        problem,
+        np.array(up, dtype=np.int64),
+        np.array(down, dtype=np.int64),
+        np.array(dgroup, dtype=np.int64),
+        frac,
+        travel,
+        np.full(m, np.nan),
+    )
 
 
 def run_benchmark(json_output: bool = False, *, repeats: int = 5, seed: int = 0) -> dict[str, Any]:
@@ -104,7 +112,8 @@ def run_benchmark(json_output: bool = False, *, repeats: int = 5, seed: int = 0)
     problems = {n: random_problem(n, rng) for n in SIZES}
     retime_s, best_s = {}, {}
     for n in SIZES:
-        times = _times(lambda n=n: retime(problems[n], settings), repeats)
+        problem = problems[n]
+        times = _times(lambda: retime(problem, settings), repeats)  # noqa: B023
         retime_s[str(n)], best_s[str(n)] = statistics.median(times), min(times)
 
     # Reference on a subset of the N = 1000 problem, scaled linearly to 1000. The ratio

@@ -291,13 +291,13 @@ def evaluate(
     :mod:`signal_opt.core.delay`, rearranged to need fewer passes over ``(n, K, C)``:
     ``min(x, 1) u = min(y, u)`` and ``8 k I x / (c T) = (8 k I y / (s T)) / u^2``.
     """
-    c = cycles.astype(dtype, copy=False)  # (n, C)
-    share = (greens - prep.lost[rows][:, None, :]).astype(dtype, copy=False)  # (n, C, P)
+    c: NDArray = cycles.astype(dtype, copy=False)  # (n, C)
+    share: NDArray = (greens - prep.lost[rows][:, None, :]).astype(dtype, copy=False)  # (n, C, P)
     share /= c[:, :, None]  # effective green of each stage over the cycle
-    serves_t = prep.serves[rows].transpose(0, 2, 1).astype(dtype)  # (n, K, P)
+    serves_t: NDArray = prep.serves[rows].transpose(0, 2, 1).astype(dtype)  # (n, K, P)
     u = np.matmul(serves_t, share.transpose(0, 2, 1))  # (n, K, C) green ratio of groups
     np.maximum(u, (settings.min_effective_green / c)[:, None, :], out=u)
-    y = prep.flow_ratio[rows][:, :, None].astype(dtype)  # (n, K, 1)
+    y: NDArray = prep.flow_ratio[rows][:, :, None].astype(dtype)  # (n, K, 1)
     x = y / u  # (n, K, C)
     den = np.minimum(u, y)  # uniform delay 0.5 C (1 - u)^2 / (1 - min(x, 1) u)
     np.subtract(1.0, den, out=den)
@@ -308,7 +308,7 @@ def evaluate(
     # incremental delay 900 T [(x - 1) + sqrt((x - 1)^2 + 8 k I x / (c T))], c = s u
     t = settings.analysis_period_h
     k_i = 8.0 * settings.incremental_k * settings.upstream_filtering / t
-    a = (k_i * prep.flow_ratio[rows] / prep.saturation[rows])[:, :, None].astype(dtype)
+    a: NDArray = (k_i * prep.flow_ratio[rows] / prep.saturation[rows])[:, :, None].astype(dtype)
     rad = u * u
     np.divide(a, rad, out=rad)
     xm1 = x - 1.0
@@ -318,7 +318,7 @@ def evaluate(
     rad += xm1
     rad *= 900.0 * t
     d += rad
-    v = prep.demand[rows][:, :, None].astype(dtype)  # (n, K, 1)
+    v: NDArray = prep.demand[rows][:, :, None].astype(dtype)  # (n, K, 1)
     if settings.stop_weight > 0:
         # Akcelik stops: factor (1 - u) / (1 - min(x, 1) u), weighted in seconds
         one_minus_u *= settings.stop_weight * settings.stop_rate_factor
