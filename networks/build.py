@@ -90,6 +90,8 @@ class GridDesign:
     fringe_n: float
     sidewalks: bool
     description: str
+    base_green: tuple[float, float, float, float] = (24.0, 24.0, 24.0, 24.0)
+    """Greens of the base program: N-S through, N-S left, E-W through, E-W left (s)."""
 
 
 def _s(code: str, name: str, rtype: RoadType) -> Street:
@@ -148,6 +150,7 @@ CORRIDOR = GridDesign(
         "with 7 signals 380-420 m apart, crossed by 2-lane (+ left lane) side streets; "
         "a green-wave case"
     ),
+    base_green=(22.0, 12.0, 40.0, 16.0),
 )
 
 _DISTRICT_EW = (
@@ -369,7 +372,6 @@ def _con(a: str, b: str, la: int, lb: int) -> str:
 # signal programs
 
 STAGE_NAMES = ("ns_through", "ns_left", "ew_through", "ew_left")
-BASE_GREEN = {"ns_through": 24.0, "ns_left": 24.0, "ew_through": 24.0, "ew_left": 24.0}
 
 
 def _axis(edge: sumolib.net.edge.Edge) -> str:
@@ -411,8 +413,14 @@ def stage_states(net: sumolib.net.Net, tls_id: str) -> list[tuple[str, str]]:
     ]
 
 
-def program_phases(net: sumolib.net.Net, tls_id: str) -> list[tuple[float, str, str]]:
-    """``(duration, state, name)`` of the base program: each stage, yellow, all-red."""
+def program_phases(
+    net: sumolib.net.Net, tls_id: str, greens: tuple[float, ...]
+) -> list[tuple[float, str, str]]:
+    """``(duration, state, name)`` of the base program: each stage, yellow, all-red.
+
+    ``greens`` are the untuned greens of the four stages, in :data:`STAGE_NAMES` order.
+    """
+    base_green = dict(zip(STAGE_NAMES, greens, strict=True))
     tls = net.getTLS(tls_id)
     is_crossing = {}
     speed = {}
@@ -423,7 +431,7 @@ def program_phases(net: sumolib.net.Net, tls_id: str) -> list[tuple[float, str, 
     phases = []
     for k, (name, state) in enumerate(stages):
         nxt = stages[(k + 1) % len(stages)][1]
-        phases.append((BASE_GREEN[name], state, name))
+        phases.append((base_green[name], state, name))
         yellow = []
         ending_speed = 0.0
         for li, (now, then) in enumerate(zip(state, nxt, strict=True)):
@@ -440,11 +448,11 @@ def program_phases(net: sumolib.net.Net, tls_id: str) -> list[tuple[float, str, 
     return phases
 
 
-def tll_xml(net: sumolib.net.Net) -> str:
+def tll_xml(net: sumolib.net.Net, greens: tuple[float, ...]) -> str:
     lines = []
     for tls in sorted(net.getTrafficLights(), key=lambda t: t.getID()):
         lines.append(f'<tlLogic id="{tls.getID()}" type="static" programID="0" offset="0">')
-        for duration, state, name in program_phases(net, tls.getID()):
+        for duration, state, name in program_phases(net, tls.getID(), greens):
             lines.append(f'    <phase duration="{duration:g}" state="{state}" name="{name}"/>')
         lines.append("</tlLogic>")
     return _xml("tlLogics", lines)
@@ -758,7 +766,7 @@ def build(d: GridDesign) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         rel = os.path.relpath(Path(tmp) / "pass1.net.xml", out)
         first = run_netconvert(d, out, with_tll=False, output=rel)
-        tll = tll_xml(sumolib.net.readNet(str(first), withPedestrianConnections=True))
+        tll = tll_xml(sumolib.net.readNet(str(first), withPedestrianConnections=True), d.base_green)
     (src / f"{d.name}.tll.xml").write_text(tll, encoding="utf-8")
     net_path = run_netconvert(d, out, with_tll=True, output=f"{d.name}.net.xml")
     problems = check_programs(net_path)

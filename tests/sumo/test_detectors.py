@@ -1,0 +1,211 @@
+"""Detector auto-placement, writing, and classification of a scenario's own detectors."""
+
+from __future__ import annotations
+
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import sumolib
+
+from signal_opt.sumo.detectors import (
+    ADVANCE_DISTANCE,
+    MIN_ADVANCE,
+    DetectorSpec,
+    detectors_from_additional,
+    place_detectors,
+    write_detectors,
+)
+
+NODES = """<nodes>
+    <node id="C" x="0" y="0" type="traffic_light"/>
+    <node id="W1" x="-60" y="0" type="priority"/>
+    <node id="W2" x="-500" y="0" type="priority"/>
+    <node id="E1" x="300" y="0" type="priority"/>
+    <node id="N1" x="0" y="40" type="priority"/>
+    <node id="N2" x="0" y="400" type="priority"/>
+    <node id="S1" x="0" y="-22" type="priority"/>
+</nodes>
+"""
+# w_near is short but fed by exactly one lane (a simple continuation); n_near is short and
+# fed by two lanes; s_in is too short for an advance loop; e_in has a sidewalk.
+EDGES = """<edges>
+    <edge id="w_far" from="W2" to="W1" numLanes="1" speed="13.89"/>
+    <edge id="w_near" from="W1" to="C" numLanes="1" speed="13.89"/>
+    <edge id="c_w" from="C" to="W1" numLanes="1" speed="13.89"/>
+    <edge id="w_out" from="W1" to="W2" numLanes="1" speed="13.89"/>
+    <edge id="e_in" from="E1" to="C" numLanes="3" speed="13.89">
+        <lane index="0" allow="pedestrian" width="2.5"/>
+    </edge>
+    <edge id="c_e" from="C" to="E1" numLanes="2" speed="13.89"/>
+    <edge id="n_far" from="N2" to="N1" numLanes="2" speed="13.89"/>
+    <edge id="n_near" from="N1" to="C" numLanes="1" speed="13.89"/>
+    <edge id="c_n" from="C" to="N1" numLanes="1" speed="13.89"/>
+    <edge id="n_out" from="N1" to="N2" numLanes="1" speed="13.89"/>
+    <edge id="s_in" from="S1" to="C" numLanes="1" speed="13.89"/>
+    <edge id="c_s" from="C" to="S1" numLanes="1" speed="13.89"/>
+</edges>
+"""
+CONNECTIONS = """<connections>
+    <connection from="n_far" to="n_near" fromLane="0" toLane="0"/>
+    <connection from="n_far" to="n_near" fromLane="1" toLane="0"/>
+</connections>
+"""
+
+
+@pytest.fixture(scope="module")
+def net_file(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("detnet")
+    (d / "t.nod.xml").write_text(NODES)
+    (d / "t.edg.xml").write_text(EDGES)
+    (d / "t.con.xml").write_text(CONNECTIONS)
+    subprocess.run(
+        [
+            sumolib.checkBinary("netconvert"), "-n", "t.nod.xml", "-e", "t.edg.xml",
+            "-x", "t.con.xml", "--no-turnarounds", "true", "-o", "t.net.xml",
+        ],
+        cwd=d, check=True, capture_output=True,
+    )  # fmt: skip
+    return d / "t.net.xml"
+
+
+@pytest.fixture(scope="module")
+def net(net_file: Path) -> sumolib.net.Net:
+    return sumolib.net.readNet(str(net_file))
+
+
+@pytest.fixture(scope="module")
+def specs(net: sumolib.net.Net) -> list[DetectorSpec]:
+    return place_detectors(net)
+
+
+def _by_id(specs: list[DetectorSpec]) -> dict[str, DetectorSpec]:
+    return {s.id: s for s in specs}
+
+
+def test_every_car_lane_gets_a_stopline_loop(specs, net) -> None:
+    stop = {s.lane for s in specs if s.kind == "stopline"}
+    assert stop == {"e_in_1", "e_in_2", "w_near_0", "n_near_0", "s_in_0"}  # no sidewalk
+    for s in specs:
+        if s.kind == "stopline":
+            gap = net.getLane(s.lane).getLength() - s.position
+            assert 1.0 <= gap <= 2.0
+            assert s.tls == "C" and s.incoming_lane == s.lane and s.period == 60.0
+
+
+def test_long_lane_layout(specs, net) -> None:
+    d = _by_id(specs)
+    length = net.getLane("e_in_1").getLength()
+    adv, q = d["adv_e_in_1"], d["q_e_in_1"]
+    assert adv.lane == "e_in_1"
+    assert length - adv.position == pytest.approx(ADVANCE_DISTANCE)
+    # the queue zone runs from the advance loop to the stop line
+    assert q.kind == "queue" and q.position == pytest.approx(adv.position)
+    assert q.position + q.length == pytest.approx(length - 0.1, abs=0.02)
+
+
+def test_short_lane_follows_a_simple_upstream_lane(specs, net) -> None:
+    d = _by_id(specs)
+    near = net.getLane("w_near_0").getLength()
+    far = net.getLane("w_far_0").getLength()
+    adv = d["adv_w_near_0"]
+    assert near < ADVANCE_DISTANCE
+    assert adv.lane == "w_far_0" and adv.incoming_lane == "w_near_0"
+    assert (far - adv.position) + near == pytest.approx(ADVANCE_DISTANCE, abs=0.02)
+    q = d["q_w_near_0"]  # clamped to the incoming lane
+    assert q.lane == "w_near_0" and q.position == 0.0
+
+
+def test_short_lane_without_simple_upstream_is_clamped(specs, net) -> None:
+    d = _by_id(specs)
+    length = net.getLane("n_near_0").getLength()
+    adv = d["adv_n_near_0"]
+    assert adv.lane == "n_near_0"
+    assert length - adv.position == pytest.approx(max(0.6 * length, MIN_ADVANCE), abs=0.02)
+
+
+def test_too_short_lane_only_has_a_stopline_loop(specs) -> None:
+    kinds = {s.kind for s in specs if s.incoming_lane == "s_in_0"}
+    assert kinds == {"stopline"}
+
+
+def test_ids_are_unique_and_named_after_the_lane(specs) -> None:
+    assert len({s.id for s in specs}) == len(specs)
+    for s in specs:
+        prefix = {"stopline": "sl_", "advance": "adv_", "queue": "q_"}[s.kind]
+        assert s.id == prefix + s.incoming_lane
+
+
+def test_filter_period_and_errors(net, net_file) -> None:
+    assert place_detectors(net, tls_ids=[]) == []
+    assert {s.period for s in place_detectors(net_file, tls_ids=["C"], period=30)} == {30.0}
+    with pytest.raises(ValueError, match="'nope'"):
+        place_detectors(net, tls_ids=["nope"])
+    with pytest.raises(ValueError, match="positive"):
+        place_detectors(net, period=0)
+    with pytest.raises(FileNotFoundError, match="missing.net.xml"):
+        place_detectors("missing.net.xml")
+
+
+def test_write_then_read_back(specs, net, tmp_path) -> None:
+    path = write_detectors(specs, tmp_path / "d.add.xml")
+    root = ET.parse(path).getroot()
+    e1 = root.findall("inductionLoop")
+    e2 = root.findall("laneAreaDetector")
+    assert len(e1) + len(e2) == len(specs)
+    assert {el.get("file") for el in [*e1, *e2]} == {"NUL"}
+    assert {el.get("period") for el in [*e1, *e2]} == {"60"}
+    back = detectors_from_additional(path, net)
+    assert [(s.id, s.kind, s.lane, s.incoming_lane, s.tls) for s in back] == [
+        (s.id, s.kind, s.lane, s.incoming_lane, s.tls) for s in specs
+    ]
+    for a, b in zip(back, specs, strict=True):
+        assert a.position == pytest.approx(b.position, abs=0.01)
+        assert a.length == pytest.approx(b.length, abs=0.01)
+
+
+def test_classify_a_scenarios_own_detectors(net, tmp_path) -> None:
+    add = tmp_path / "own.add.xml"
+    add.write_text(
+        """<additional>
+    <inductionLoop id="a" lane="e_in_1" pos="-5" period="300" file="out.xml"/>
+    <inductionLoop id="b" lane="e_in_2" pos="50" freq="120" file="out.xml"/>
+    <e1Detector id="c" lane="w_far_0" pos="100" freq="60" file="out.xml"/>
+    <laneAreaDetector id="d" lane="e_in_1" endPos="-1" length="80" period="60" file="o"/>
+    <laneAreaDetector id="e" lanes="w_far_0 w_near_0" pos="300" endPos="20" file="o"/>
+    <variableSpeedSign id="ignored" lanes="e_in_1"/>
+</additional>
+"""
+    )
+    d = _by_id(detectors_from_additional(add, net))
+    assert set(d) == {"a", "b", "c", "d", "e"}
+    assert d["a"].kind == "stopline" and d["a"].period == 300.0
+    assert d["a"].position == pytest.approx(net.getLane("e_in_1").getLength() - 5)
+    assert d["b"].kind == "advance" and d["b"].tls == "C" and d["b"].period == 120.0
+    # upstream of the signal: found through the unique successor lane
+    assert d["c"].kind == "advance" and d["c"].tls == "C" and d["c"].incoming_lane == "w_near_0"
+    assert d["d"].kind == "queue" and d["d"].length == pytest.approx(80.0)
+    assert d["d"].position + 80.0 == pytest.approx(net.getLane("e_in_1").getLength() - 1)
+    assert d["e"].kind == "queue" and d["e"].lane == "w_near_0" and d["e"].length == 20.0
+
+
+def test_classify_errors(net, tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="none.add.xml"):
+        detectors_from_additional(tmp_path / "none.add.xml", net)
+    bad = tmp_path / "bad.add.xml"
+    bad.write_text('<additional><inductionLoop id="x" lane="nolane_0" pos="1"/></additional>')
+    with pytest.raises(ValueError, match="'nolane_0'"):
+        detectors_from_additional(bad, net)
+
+
+@pytest.mark.sumo
+def test_sumo_loads_placed_detectors(specs, net_file, tmp_path) -> None:
+    add = write_detectors(specs, tmp_path / "d.add.xml")
+    proc = subprocess.run(
+        [sumolib.checkBinary("sumo"), "-n", str(net_file), "-a", str(add), "-e", "60",
+         "--no-step-log"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "Error" not in proc.stderr
