@@ -86,7 +86,7 @@ def test_block_and_fringe_lengths(network) -> None:
         (blocks if a in tls_nodes and b in tls_nodes else fringe).append(length)
     assert blocks and lo <= min(blocks) and max(blocks) <= hi
     assert len(set(blocks)) >= 3  # varied blocks
-    assert 300.0 <= min(fringe) and max(fringe) <= 500.0
+    assert min(fringe) >= 300.0 and max(fringe) <= 500.0
 
 
 def test_core_has_signalized_crossings() -> None:

@@ -55,7 +55,7 @@ def test_trips_sorted_typed_and_within_the_day(tmp_path: Path) -> None:
     trips = _trips(s.path)
     departs = [float(t.get("depart", -1)) for t in trips]
     assert departs == sorted(departs)
-    assert 0.0 <= departs[0] and departs[-1] < DEFAULT_DAY_SECONDS
+    assert departs[0] >= 0.0 and departs[-1] < DEFAULT_DAY_SECONDS
     assert len(trips) == s.trips
     assert sum(t.get("type") == "truck" for t in trips) == s.trucks
     assert 0.10 <= s.truck_share <= 0.15
@@ -123,7 +123,7 @@ def test_bad_specs_are_named(change: dict, message: str, tmp_path: Path) -> None
 
 
 def test_bad_arguments(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="nope.json"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.json"):
         write_routes(tmp_path / "nope.json", tmp_path / "a.rou.xml")
     with pytest.raises(ValueError, match="scale"):
         write_routes(_tiny_spec(), tmp_path / "a.rou.xml", scale=-1)

@@ -144,7 +144,7 @@ def test_filter_period_and_errors(net, net_file) -> None:
         place_detectors(net, tls_ids=["nope"])
     with pytest.raises(ValueError, match="positive"):
         place_detectors(net, period=0)
-    with pytest.raises(FileNotFoundError, match="missing.net.xml"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.net\.xml"):
         place_detectors("missing.net.xml")
 
 
@@ -191,7 +191,7 @@ def test_classify_a_scenarios_own_detectors(net, tmp_path) -> None:
 
 
 def test_classify_errors(net, tmp_path) -> None:
-    with pytest.raises(FileNotFoundError, match="none.add.xml"):
+    with pytest.raises(FileNotFoundError, match=r"none\.add\.xml"):
         detectors_from_additional(tmp_path / "none.add.xml", net)
     bad = tmp_path / "bad.add.xml"
     bad.write_text('<additional><inductionLoop id="x" lane="nolane_0" pos="1"/></additional>')
