@@ -41,6 +41,8 @@ class AdaptiveSettings:
     coordinate: bool = True
     max_cycle_change: float = 20.0
     max_green_change: float = 15.0
+    max_green_factor: float = 1.5
+    """Isolated signals may extend a green up to this multiple of its planned green."""
     max_link_time: float = 60.0
     """Signals further apart than this (s of travel) are not coordinated."""
 
@@ -82,7 +84,12 @@ class AdaptiveController(Controller):
             loops, queues = [], []
             for stage in x.stages:
                 lanes = sorted({ln for g in stage.lane_groups for ln in x.lane_groups[g].lanes})
-                loops.append([d for ln in lanes for d in by_kind["stopline"].get(ln, [])])
+                # Gap-out watches lanes with priority green: a yielding left-turner waiting
+                # on its loop must not hold the stage green.
+                priority = sorted({lk.from_lane for lk in x.links
+                                   if not lk.is_crossing and stage.state[lk.index] == "G"})
+                loops.append([d for ln in (priority or lanes)
+                              for d in by_kind["stopline"].get(ln, [])])
                 queues.append([d for ln in lanes for d in by_kind["queue"].get(ln, [])])
             self.stage_loops[x.id] = loops
             self.stage_queues[x.id] = queues
@@ -98,6 +105,7 @@ class AdaptiveController(Controller):
         self.driver = sim.drive(
             early_end=self._early_end if actuate else None,
             skip=self._skip if actuate else None,
+            extend=self._extend if actuate else None,
             floating=lambda tls_id: tls_id in self.floating_ids,
         )
         t0 = sim.conn.simulation.getTime()
@@ -168,6 +176,17 @@ class AdaptiveController(Controller):
         if not loops:
             return False
         return all(self._gaps.get(d, 0.0) >= self.settings.gap for d in loops)
+
+    def _extend(self, tls_id: str, stage: int, elapsed: float) -> bool:
+        """An isolated signal holds a green past its planned end while traffic keeps
+        coming (no gap yet), up to ``max_green_factor`` x the planned green."""
+        if tls_id not in self.floating_ids:
+            return False
+        plan = self.driver.lights[tls_id].plan
+        if elapsed >= self.settings.max_green_factor * plan.greens[stage]:
+            return False
+        loops = self.stage_loops[tls_id][stage]
+        return bool(loops) and any(self._gaps.get(d, 1e9) < self.settings.gap for d in loops)
 
     def _skip(self, tls_id: str, stage: int) -> bool:
         """A stage is skipped when nobody waits for it: its queue zones are empty."""

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from signal_opt.core import CoreSettings, problem_from_intersections, webster_plan
+from signal_opt.core import CoreSettings, retime
 from signal_opt.model import Plan
+from signal_opt.retiming import build_problem
 from signal_opt.sumo.simulation import RunContext
 from signal_opt.sumo.turning import design_flows
 
@@ -21,9 +22,15 @@ def design_demand(ctx: RunContext, routes: Sequence[str | Path] | None = None) -
 
 
 def design_plans(ctx: RunContext, routes: Sequence[str | Path] | None = None) -> dict[str, Plan]:
-    """Webster plans for every intersection from the design demand."""
+    """Webster plans for every intersection from the design demand.
+
+    Splits by Webster's equal degree of saturation; the cycle is the one that minimises
+    the predicted delay among all cycles between the bounds (the core's search), rather
+    than Webster's closed-form ``C0``, whose short cycles at light demand lose to the
+    network's own programs in simulation.
+    """
     demand = design_demand(ctx, routes)
-    problem = problem_from_intersections(ctx.intersections, demand, None)
-    result = webster_plan(problem, CoreSettings())
+    problem = build_problem(ctx.intersections, demand, None)
+    result = retime(problem, CoreSettings())
     plans = result.to_plans(ctx.intersections)
     return {p.intersection_id: replace(p, source="webster") for p in plans}

@@ -71,6 +71,7 @@ class SignalDriver:
         on_applied: Callable[[float, Plan], None] | None = None,
         early_end: EarlyEnd | None = None,
         skip: Callable[[str, int], bool] | None = None,
+        extend: Callable[[str, int, float], bool] | None = None,
         floating: Callable[[str], bool] | None = None,
         step: float = 1.0,
     ) -> None:
@@ -79,6 +80,7 @@ class SignalDriver:
         self.on_applied = on_applied
         self.early_end = early_end
         self.skip = skip
+        self.extend = extend
         self.floating = floating
         self.step_length = step
         self.lights: dict[str, _Light] = {}
@@ -243,6 +245,20 @@ class SignalDriver:
 
     def _next_phase(self, tls_id: str, light: _Light, t: float) -> None:
         cur = light.schedule[light.position]
+        if (
+            self.extend is not None
+            and not light.free
+            and cur[2] >= 0
+            and cur[1] <= t + 1e-9
+            and self.extend(tls_id, cur[2], t - light.stage_started)
+        ):
+            # Traffic still flows: hold the green one more step, later phases move along.
+            light.schedule = [
+                (st, e + self.step_length, sg) if k >= light.position else (st, e, sg)
+                for k, (st, e, sg) in enumerate(light.schedule)
+            ]
+            self._push(light.schedule[light.position][1], tls_id)
+            return
         if (
             self.skip is not None
             and not light.free

@@ -189,7 +189,8 @@ def _intersection(net, tls, rules: TimingRules) -> Intersection | None:
         else:
             stage_phases.append((i, phase, []))
 
-    groups = _lane_groups(links, [p for _, p, _ in stage_phases], rules)
+    conflicts = _conflicts(links, nodes)
+    groups = _lane_groups(links, [p for _, p, _ in stage_phases], rules, conflicts)
     stages = []
     for k, (i, phase, intergreen) in enumerate(stage_phases):
         served = tuple(g for g, group in enumerate(groups) if _serves(phase.state, group.links))
@@ -217,7 +218,7 @@ def _intersection(net, tls, rules: TimingRules) -> Intersection | None:
         lane_groups=tuple(groups),
         stages=tuple(stages),
         lead_phases=(),
-        conflicts=_conflicts(links, nodes),
+        conflicts=conflicts,
         base_offset=offset,
         cycle_min=max(rules.cycle_min, feasible),
         cycle_max=max(rules.cycle_max, feasible),
@@ -279,7 +280,25 @@ def _serves(state: str, link_indices: Iterable[int]) -> bool:
 _MOVEMENT = {"s": "through", "l": "left", "L": "left", "r": "right", "R": "right", "t": "uturn"}
 
 
-def _lane_groups(links: list[Link], stage_phases: list[Phase], rules: TimingRules) -> list[LaneGroup]:
+def _opposed(members: list[Link], states: list[str], conflicts: frozenset[tuple[int, int]]) -> bool:
+    """Does a yielding (``g``) movement face a priority green it must wait for?"""
+    for state in states:
+        for link in members:
+            if state[link.index] != "g":
+                continue
+            for i, j in conflicts:
+                other = j if i == link.index else i if j == link.index else None
+                if other is not None and state[other] == "G":
+                    return True
+    return False
+
+
+def _lane_groups(
+    links: list[Link],
+    stage_phases: list[Phase],
+    rules: TimingRules,
+    conflicts: frozenset[tuple[int, int]],
+) -> list[LaneGroup]:
     states = [p.state for p in stage_phases]
     keyed: dict[tuple[str, tuple[int, ...]], list[Link]] = defaultdict(list)
     for link in links:
@@ -307,8 +326,8 @@ def _lane_groups(links: list[Link], stage_phases: list[Phase], rules: TimingRule
             "right": rules.right_factor,
             "uturn": rules.uturn_factor,
         }[movement]
-        if max(sig) == 1:  # only ever yielding green: permitted movement
-            factor *= rules.permitted_factor
+        if max(sig) == 1 and _opposed(members, states, conflicts):
+            factor *= rules.permitted_factor  # only ever yields to opposing traffic
         sat = rules.saturation_per_lane * sum(shares) * factor
         gid = f"{edge}:{movement}"
         if any(g.id == gid for g in groups):
