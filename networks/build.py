@@ -150,7 +150,7 @@ CORRIDOR = GridDesign(
         "with 7 signals 380-420 m apart, crossed by 2-lane (+ left lane) side streets; "
         "a green-wave case"
     ),
-    base_green=(22.0, 12.0, 40.0, 16.0),
+    base_green=(22.0, 10.0, 44.0, 14.0),
 )
 
 _DISTRICT_EW = (
@@ -746,8 +746,8 @@ def demand_spec(d: GridDesign) -> dict[str, object]:
 # street through) of the corridor
 LEVELS = {
     "yizhuang_core": (530.0, 740.0),
-    "yizhuang_corridor": (900.0, 120.0),
-    "yizhuang_district": (500.0, 700.0),
+    "yizhuang_corridor": (1100.0, 300.0),
+    "yizhuang_district": (430.0, 600.0),
 }
 
 
