@@ -27,6 +27,7 @@ from signal_opt.metrics import Metrics
 from signal_opt.model import Intersection, Plan, PlanError, check_plan
 from signal_opt.settings import Settings
 from signal_opt.storage import (
+    ApiKey,
     NetworkRecord,
     NewPlan,
     ReadingRecord,
@@ -37,6 +38,9 @@ from signal_opt.storage import (
 )
 
 log = logging.getLogger(__name__)
+
+KEY_CACHE_S = 5.0
+"""How long an authenticated key is trusted without asking storage again."""
 
 
 class ServiceError(Exception):
@@ -176,6 +180,27 @@ class RetimingService:
         self._networks_lock = threading.Lock()
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self._fallback: dict[str, set[str]] = defaultdict(set)
+        self._data_version: dict[str, int] = defaultdict(int)
+        self._estimates: dict[tuple[object, ...], tuple[list, list]] = {}
+        self._keys: dict[str, tuple[ApiKey, float]] = {}
+
+    # -- API keys (a short cache: a revocation elsewhere takes effect within KEY_CACHE_S) --
+    def authenticate(self, token: str) -> ApiKey | None:
+        now = time.monotonic()
+        cached = self._keys.get(token)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        key = self.repo.authenticate(token)
+        if key is not None:
+            if len(self._keys) > 10_000:
+                self._keys.clear()
+            self._keys[token] = (key, now + KEY_CACHE_S)
+        return key
+
+    def revoke_key(self, key_id: str) -> ApiKey | None:
+        key = self.repo.revoke_key(key_id)
+        self._keys.clear()
+        return key
 
     def start(self) -> None:
         """Register the bundled networks (if enabled), load every stored network."""
@@ -304,6 +329,8 @@ class RetimingService:
             seen[key] = i
             unique.append(r)
         stored = self.repo.ingest(network, unique)
+        if stored:
+            self._data_version[network] += 1
         result = IngestResult(len(readings), stored, len(readings) - stored)
         self.metrics.readings.labels(network, "stored").inc(result.stored)
         self.metrics.readings.labels(network, "duplicate").inc(result.duplicates)
@@ -312,10 +339,28 @@ class RetimingService:
     def _estimate(
         self, net: LoadedNetwork, xs: list[Intersection]
     ) -> tuple[list[dict[str, float] | None], list[str | None]]:
-        """Demand per intersection from the stored readings of the last demand window."""
+        """Demand per intersection from the stored readings of the last demand window.
+
+        The window starts on a whole minute, so the estimate only changes when readings
+        arrive or a minute passes: it is cached until then (readings ingested through
+        another replica show up here within that minute).
+        """
+        since_ms = int((self.clock() - self.settings.demand_window_s) // 60) * 60_000
+        key = (net.name, tuple(x.id for x in xs), since_ms, self._data_version[net.name])
+        cached = self._estimates.get(key)
+        if cached is not None:
+            return cached
+        result = self._estimate_from_storage(net, xs, since_ms)
+        if len(self._estimates) > 1024:
+            self._estimates.clear()
+        self._estimates[key] = result
+        return result
+
+    def _estimate_from_storage(
+        self, net: LoadedNetwork, xs: list[Intersection], since_ms: int
+    ) -> tuple[list[dict[str, float] | None], list[str | None]]:
         ids = {x.id for x in xs}
         dets = [d for d in net.detectors if net.detector_tls[d.id] in ids]
-        since_ms = int((self.clock() - self.settings.demand_window_s) * 1000)
         subset = None if len(xs) == len(net.intersections) else [d.id for d in dets]
         rows = self.repo.readings_since(net.name, since_ms, subset)
         window = int(self.settings.demand_window_s)

@@ -36,7 +36,7 @@ def current_key(
     token = bearer.credentials if bearer is not None else header
     if not token:
         raise _unauthorized("missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key'")
-    key = service.repo.authenticate(token)
+    key = service.authenticate(token)
     if key is None:
         raise _unauthorized("invalid or revoked API key")
     return key

@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, text, tuple_
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from signal_opt.model import Plan
@@ -111,11 +111,14 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _plan(row: PlanRow) -> StoredPlan:
+_PLANS = PlanRow.__table__
+
+
+def _plan(r: Mapping[str, Any]) -> StoredPlan:
     return StoredPlan(
-        row.network, row.intersection_id, row.version, row.cycle_s,
-        tuple(float(g) for g in row.greens_s), row.offset_s, row.source, row.retiming_id,
-        row.rolled_back_from, row.error, dict(row.details or {}), _aware(row.created_at),
+        r["network"], r["intersection_id"], r["version"], r["cycle_s"],
+        tuple(float(g) for g in r["greens_s"]), r["offset_s"], r["source"], r["retiming_id"],
+        r["rolled_back_from"], r["error"], dict(r["details"] or {}), _aware(r["created_at"]),
     )
 
 
@@ -169,7 +172,7 @@ class Repository:
             s.add(NetworkRow(name=record.name, source=record.source, path=record.path,
                              net_xml=xml, sha256=record.sha256, created_at=record.created_at))
             s.flush()
-            self._add_plans(s, record.name, [NewPlan(p) for p in base_plans], None)
+            self._add_plans(s.connection(), record.name, [NewPlan(p) for p in base_plans], None)
 
     # -- detector readings ---------------------------------------------------------------
     def ingest(self, network: str, readings: Sequence[ReadingRecord]) -> int:
@@ -187,8 +190,11 @@ class Repository:
                     from sqlalchemy.dialects.sqlite import insert as dialect_insert
                 else:
                     from sqlalchemy.dialects.postgresql import insert as dialect_insert
-                stmt = dialect_insert(ReadingRow).on_conflict_do_nothing()
-                return len(s.execute(stmt.returning(ReadingRow.start_ms), rows).all())
+                # Core, not ORM, insert: one multi-row statement per ~1,000 readings.
+                table = ReadingRow.__table__
+                stmt = dialect_insert(table).on_conflict_do_nothing()
+                conn = s.connection()
+                return len(conn.execute(stmt.returning(table.c.start_ms), rows).all())
             keys = {(r["detector_id"], r["start_ms"]) for r in rows}
             existing = set(s.execute(
                 select(ReadingRow.detector_id, ReadingRow.start_ms).where(
@@ -198,7 +204,7 @@ class Repository:
             ))
             new = [r for r in rows if (r["detector_id"], r["start_ms"]) not in existing]
             if new:
-                s.execute(insert(ReadingRow), new)
+                s.connection().execute(insert(ReadingRow.__table__), new)
             return len(new)
 
     def readings_since(
@@ -220,87 +226,81 @@ class Repository:
             return int(getattr(result, "rowcount", 0) or 0)
 
     # -- plans and retimings ------------------------------------------------------------------
+    # Core statements (not ORM units of work): a retiming is on the hot path of the API.
     def _add_plans(
-        self, s: Session, network: str, plans: Sequence[NewPlan], retiming_id: int | None
+        self, conn: Connection, network: str, plans: Sequence[NewPlan], retiming_id: int | None
     ) -> list[StoredPlan]:
         ids = [p.plan.intersection_id for p in plans]
-        latest = dict(s.execute(
-            select(PlanRow.intersection_id, func.max(PlanRow.version))
-            .where(PlanRow.network == network, PlanRow.intersection_id.in_(ids))
-            .group_by(PlanRow.intersection_id)
+        latest = dict(conn.execute(
+            select(_PLANS.c.intersection_id, func.max(_PLANS.c.version))
+            .where(_PLANS.c.network == network, _PLANS.c.intersection_id.in_(ids))
+            .group_by(_PLANS.c.intersection_id)
         ).all())
         now = utcnow()
-        rows = []
-        for p in plans:
-            plan = p.plan
-            rows.append(PlanRow(
-                network=network, intersection_id=plan.intersection_id,
-                version=int(latest.get(plan.intersection_id) or 0) + 1,
-                cycle_s=float(plan.cycle), greens_s=[float(g) for g in plan.greens],
-                offset_s=float(plan.offset), source=plan.source, retiming_id=retiming_id,
-                rolled_back_from=p.rolled_back_from, error=p.error, details=p.details,
-                created_at=now,
-            ))
-        s.add_all(rows)
-        s.flush()
+        rows = [{
+            "network": network, "intersection_id": p.plan.intersection_id,
+            "version": int(latest.get(p.plan.intersection_id) or 0) + 1,
+            "cycle_s": float(p.plan.cycle), "greens_s": [float(g) for g in p.plan.greens],
+            "offset_s": float(p.plan.offset), "source": p.plan.source,
+            "retiming_id": retiming_id, "rolled_back_from": p.rolled_back_from,
+            "error": p.error, "details": p.details, "created_at": now,
+        } for p in plans]
+        if rows:
+            conn.execute(insert(_PLANS), rows)
         return [_plan(r) for r in rows]
 
     def add_plans(self, network: str, plans: Sequence[NewPlan]) -> list[StoredPlan]:
         """Store ``plans`` as the next version of each of their intersections."""
-        with self._sessions.begin() as s:
-            return self._add_plans(s, network, plans, None)
+        with self.engine.begin() as conn:
+            return self._add_plans(conn, network, plans, None)
 
     def add_retiming(
         self, record: RetimingRecord, plans: Sequence[NewPlan]
     ) -> tuple[RetimingRecord, list[StoredPlan]]:
         """A retiming (``record.id`` is ignored) and the plan versions it produced."""
-        with self._sessions.begin() as s:
-            row = RetimingRow(
-                network=record.network, trigger=record.trigger,
-                demand_source=record.demand_source, started_at=record.started_at,
-                duration_s=record.duration_s, outcome=record.outcome,
-                n_optimized=record.n_optimized, n_fallback=record.n_fallback,
-            )
-            s.add(row)
-            s.flush()
-            stored = self._add_plans(s, record.network, plans, row.id)
-            return _retiming(row), stored
+        table = RetimingRow.__table__
+        values = {k: v for k, v in record.__dict__.items() if k != "id"}
+        with self.engine.begin() as conn:
+            rid = conn.execute(insert(table).returning(table.c.id), values).scalar_one()
+            stored = self._add_plans(conn, record.network, plans, rid)
+        return replace(record, id=int(rid)), stored
 
     def current_plans(
         self, network: str, ids: Collection[str] | None = None
     ) -> dict[str, StoredPlan]:
         """Latest version of each intersection's plan (all of ``network``, or of ``ids``)."""
-        latest = (
-            select(PlanRow.intersection_id, func.max(PlanRow.version).label("v"))
-            .where(PlanRow.network == network)
-            .group_by(PlanRow.intersection_id)
-        )
-        if ids is not None:
-            latest = latest.where(PlanRow.intersection_id.in_(list(ids)))
-        sub = latest.subquery()
-        q = select(PlanRow).join(
-            sub, (PlanRow.intersection_id == sub.c.intersection_id) & (PlanRow.version == sub.c.v)
-        ).where(PlanRow.network == network)
-        with self._sessions() as s:
-            return {r.intersection_id: _plan(r) for r in s.scalars(q)}
+        c = _PLANS.c
+        if ids is not None and len(ids) == 1:
+            q = (select(_PLANS).where(c.network == network, c.intersection_id.in_(list(ids)))
+                 .order_by(c.version.desc()).limit(1))
+        else:
+            latest = (select(c.intersection_id, func.max(c.version).label("v"))
+                      .where(c.network == network).group_by(c.intersection_id))
+            if ids is not None:
+                latest = latest.where(c.intersection_id.in_(list(ids)))
+            sub = latest.subquery()
+            q = select(_PLANS).join(
+                sub, (c.intersection_id == sub.c.intersection_id) & (c.version == sub.c.v)
+            ).where(c.network == network)
+        with self.engine.connect() as conn:
+            return {r["intersection_id"]: _plan(r) for r in conn.execute(q).mappings()}
 
     def plan_history(
         self, network: str, intersection_id: str, limit: int = 50, offset: int = 0
     ) -> list[StoredPlan]:
         """Versions of one intersection's plan, newest first."""
-        q = (select(PlanRow)
-             .where(PlanRow.network == network, PlanRow.intersection_id == intersection_id)
-             .order_by(PlanRow.version.desc()).limit(limit).offset(offset))
-        with self._sessions() as s:
-            return [_plan(r) for r in s.scalars(q)]
+        c = _PLANS.c
+        q = (select(_PLANS).where(c.network == network, c.intersection_id == intersection_id)
+             .order_by(c.version.desc()).limit(limit).offset(offset))
+        with self.engine.connect() as conn:
+            return [_plan(r) for r in conn.execute(q).mappings()]
 
     def plan_version(self, network: str, intersection_id: str, version: int) -> StoredPlan | None:
-        q = select(PlanRow).where(
-            PlanRow.network == network, PlanRow.intersection_id == intersection_id,
-            PlanRow.version == version,
-        )
-        with self._sessions() as s:
-            row = s.scalar(q)
+        c = _PLANS.c
+        q = select(_PLANS).where(c.network == network, c.intersection_id == intersection_id,
+                                 c.version == version)
+        with self.engine.connect() as conn:
+            row = conn.execute(q).mappings().first()
             return _plan(row) if row is not None else None
 
     def retimings(self, network: str, limit: int = 50) -> list[RetimingRecord]:
@@ -316,8 +316,8 @@ class Repository:
             row = s.get(RetimingRow, retiming_id)
             if row is None or row.network != network:
                 return None
-            plans = s.scalars(select(PlanRow).where(PlanRow.retiming_id == retiming_id)
-                              .order_by(PlanRow.intersection_id)).all()
+            plans = s.execute(select(_PLANS).where(_PLANS.c.retiming_id == retiming_id)
+                              .order_by(_PLANS.c.intersection_id)).mappings()
             return _retiming(row), [_plan(p) for p in plans]
 
     # -- API keys --------------------------------------------------------------------------

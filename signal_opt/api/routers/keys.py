@@ -26,7 +26,7 @@ def list_keys(service: ServiceDep, _: Admin) -> list[KeyPublic]:
 
 @router.delete("/{key_id}", summary="Revoke an API key")
 def revoke_key(key_id: str, service: ServiceDep, _: Admin) -> KeyPublic:
-    key = service.repo.revoke_key(key_id)
+    key = service.revoke_key(key_id)
     if key is None:
         raise NotFound(f"no API key {key_id!r}", ("path", "key_id"))
     return KeyPublic.of(key)
