@@ -27,7 +27,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import sumolib
 
@@ -55,7 +55,7 @@ STOPLINE_ZONE = 10.0
 """When classifying foreign detectors: an E1 this close (m) to the lane end is a stop-line loop."""
 E2_END_GAP = 0.1
 
-NetLike = sumolib.net.Net | str | os.PathLike[str]
+NetLike: TypeAlias = "sumolib.net.Net | str | os.PathLike[str]"
 
 
 @dataclass(frozen=True)
@@ -183,9 +183,9 @@ def place_detectors(
     """
     if period <= 0:
         raise ValueError(f"detector period must be positive, got {period}")
-    net = _read_net(net)
+    loaded = _read_net(net)
     specs: list[DetectorSpec] = []
-    for tls, lane in tls_incoming_lanes(net, tls_ids):
+    for tls, lane in tls_incoming_lanes(loaded, tls_ids):
         specs.extend(_place_lane(tls, lane, float(period)))
     return specs
 
@@ -239,7 +239,7 @@ def detectors_from_additional(path: str | os.PathLike[str], net: NetLike) -> lis
     source = Path(path)
     if not source.is_file():
         raise FileNotFoundError(f"additional file {str(source)!r} does not exist")
-    net = _read_net(net)
+    loaded = _read_net(net)
     specs = []
     for elem in ET.parse(source).getroot().iter():
         tag = elem.tag
@@ -251,7 +251,7 @@ def detectors_from_additional(path: str | os.PathLike[str], net: NetLike) -> lis
             raise ValueError(f"detector {det_id!r} in {str(source)!r} names no lane")
         lane_id = lane_ids[-1]
         try:
-            lane = net.getLane(lane_id)
+            lane = loaded.getLane(lane_id)
         except KeyError:
             raise ValueError(
                 f"detector {det_id!r} in {str(source)!r} is on lane {lane_id!r}, "
