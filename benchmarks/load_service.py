@@ -150,6 +150,9 @@ async def _run(args: argparse.Namespace, base: str, token: str) -> dict[str, Any
         url = f"/v1/networks/{NETWORK}/intersections/{x}/retime"
         warm = await c.post(url, headers=h)
         assert warm.json()["outcome"] == "ok", warm.text
+        # Unmeasured warm-up at the same rate: opens the client's connections and the
+        # server's worker threads, as a service that has been running would have them.
+        await _open_loop(c, url, None, h, args.rate, args.warmup)
         out["retime_one"] = {"rate": args.rate, **await _open_loop(
             c, url, None, h, args.rate, args.seconds)}
 
@@ -180,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--network-rate", type=float, default=1.0, help="network retimes/s")
     p.add_argument("--network-seconds", type=float, default=15.0)
+    p.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     sys.path.insert(0, str(REPO))
@@ -187,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="signal-opt-bench-") as tmp:
         args.tmp = tmp
+        load_before = os.getloadavg()[0]
         repo = Repository.from_url(f"sqlite:///{tmp}/bench.db")
         _, token = repo.create_key("admin", "bench")
         repo.close()
@@ -206,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
                     return 1
                 time.sleep(0.2)
             result = asyncio.run(asyncio.wait_for(_run(args, base, token), timeout=600))
+            result["machine"] = {"cpus": os.cpu_count(), "load_avg_1m_before": load_before,
+                                 "load_avg_1m_after": os.getloadavg()[0]}
         finally:
             server.terminate()
             server.wait(30)
@@ -213,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result))
         return 0
     ing, one, net = result["ingest_10000"], result["retime_one"], result["retime_network"]
+    m = result["machine"]
+    print(f"machine: {m['cpus']} CPUs, load average {m['load_avg_1m_before']:.1f} before, "
+          f"{m['load_avg_1m_after']:.1f} after (other work on the machine skews the tail)")
     print(f"ingest 10,000 readings: {ing['seconds']:.3f} s (target < 1 s: "
           f"{ing['seconds'] / 1.0:.2f}x of budget); re-sent batch {ing['resend_seconds']:.3f} s")
     print(f"retime one intersection @ {one['rate']:.0f} req/s: p50 {one['p50_ms']} ms, "
