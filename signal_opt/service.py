@@ -458,6 +458,7 @@ class RetimingService:
         xs = [net.by_id[i] for i in dict.fromkeys(ids)]
         started, t0 = utcnow(), time.perf_counter()
         with self._locks[network]:
+            errors: list[str | None]
             if demand is not None:
                 demands, errors = self._given_demand(xs, demand), [None] * len(xs)
             else:

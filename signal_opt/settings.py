@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./var/signal-opt.db"
     """Any SQLAlchemy URL; ``postgresql+psycopg://user:pw@host/db`` for PostgreSQL."""
     host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
+    port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "info"
 
     register_bundled: bool = True
@@ -33,22 +33,22 @@ class Settings(BaseSettings):
     """Folder of the bundled networks; default: the repository's ``networks/``."""
 
     scheduler_enabled: bool = True
-    retime_interval_s: float = Field(640.0, gt=0)
+    retime_interval_s: float = Field(default=640.0, gt=0)
     """Seconds between two scheduled retimings of the same network (about 135 a day)."""
-    demand_window_s: float = Field(900.0, gt=0)
+    demand_window_s: float = Field(default=900.0, gt=0)
     """Detector data older than this (seconds before now) is not used to retime."""
-    readings_retention_days: float = Field(30.0, gt=0)
+    readings_retention_days: float = Field(default=30.0, gt=0)
     """Readings older than this are deleted by the scheduler (plans are kept for ever)."""
 
-    max_upload_bytes: int = Field(50 * 1024 * 1024, gt=0)
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     """Largest ``.net.xml`` accepted when registering a network."""
-    max_body_bytes: int = Field(8 * 1024 * 1024, gt=0)
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     """Largest request body of any other endpoint (a reading batch is ~100 bytes a reading)."""
-    max_batch_readings: int = Field(100_000, gt=0)
-    future_tolerance_s: float = Field(5.0, ge=0)
+    max_batch_readings: int = Field(default=100_000, gt=0)
+    future_tolerance_s: float = Field(default=5.0, ge=0)
     """Clock skew allowed on interval ends before a reading counts as from the future."""
 
-    metrics_max_intersections: int = Field(2000, ge=0)
+    metrics_max_intersections: int = Field(default=2000, ge=0)
     """Bound on per-intersection metric series (cycle, degree of saturation)."""
 
 

@@ -27,12 +27,12 @@ class ReadingIn(_In):
     interval_start: datetime = Field(
         description="Start of the interval (ISO 8601; no time zone means UTC). "
                     "Idempotency key together with detector_id.")
-    interval_s: float = Field(60.0, gt=0, le=3600, description="Interval length, s.")
+    interval_s: float = Field(default=60.0, gt=0, le=3600, description="Interval length, s.")
     count: NonNegative = Field(description="Vehicles counted in the interval.")
     occupancy: float = Field(ge=0, le=100, description="Percent of the interval occupied.")
-    speed: NonNegative | None = Field(None, description="Mean speed, m/s (optional).")
+    speed: NonNegative | None = Field(default=None, description="Mean speed, m/s (optional).")
     jam_length: NonNegative | None = Field(
-        None, description="Queue length at the end of the interval, m (queue detectors).")
+        default=None, description="Queue length at the end of the interval, m (queue detectors).")
 
     def to_record(self) -> ReadingRecord:
         start = self.interval_start
@@ -55,16 +55,16 @@ class IngestPublic(BaseModel):
 # -- retiming ----------------------------------------------------------------------------
 class RetimeRequest(_In):
     intersections: list[str] | None = Field(
-        None, description="Intersections to retime (default: all, or those in `demand`).")
+        default=None, description="Intersections to retime (default: all, or those in `demand`).")
     demand: dict[str, dict[str, NonNegative]] | None = Field(
-        None, description="Demand per intersection and lane group, veh/h. Without it the "
+        default=None, description="Demand per intersection and lane group, veh/h. Without it the "
                           "demand is estimated from the stored detector readings. Lane groups "
                           "left out count as 0 veh/h.")
 
 
 class RetimeOneRequest(_In):
     demand: dict[str, NonNegative] | None = Field(
-        None, description="Demand per lane group, veh/h (default: from detector readings).")
+        default=None, description="Demand per lane group, veh/h (default: from detector readings).")
 
 
 class PlanPublic(BaseModel):
@@ -80,7 +80,8 @@ class PlanPublic(BaseModel):
     error: str | None = Field(description="Why this is a fallback plan, if it is one.")
     created_at: datetime
     demand_veh_h: dict[str, float] | None = None
-    delay_s: dict[str, float | None] | None = Field(None, description="Predicted s/veh per group.")
+    delay_s: dict[str, float | None] | None = Field(
+        default=None, description="Predicted delay per lane group, s/veh.")
     degree_of_saturation: dict[str, float | None] | None = None
     flags: list[str] = []
 
@@ -211,7 +212,7 @@ class IntersectionPublic(BaseModel):
 # -- API keys ------------------------------------------------------------------------------
 class KeyCreateIn(_In):
     role: Literal["viewer", "operator", "admin"]
-    name: str = Field("", max_length=128)
+    name: str = Field(default="", max_length=128)
 
 
 class KeyPublic(BaseModel):

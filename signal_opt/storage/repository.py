@@ -13,9 +13,11 @@ import secrets
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, text, tuple_
+from sqlalchemy import Table, delete, func, insert, select, text, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -111,10 +113,12 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-_PLANS = PlanRow.__table__
+_PLANS = cast(Table, PlanRow.__table__)
+_READINGS = cast(Table, ReadingRow.__table__)
+_RETIMINGS = cast(Table, RetimingRow.__table__)
 
 
-def _plan(r: Mapping[str, Any]) -> StoredPlan:
+def _plan(r: Mapping[Any, Any]) -> StoredPlan:
     return StoredPlan(
         r["network"], r["intersection_id"], r["version"], r["cycle_s"],
         tuple(float(g) for g in r["greens_s"]), r["offset_s"], r["source"], r["retiming_id"],
@@ -186,15 +190,11 @@ class Repository:
         dialect = self.engine.dialect.name
         with self._sessions.begin() as s:
             if dialect in ("sqlite", "postgresql"):
-                if dialect == "sqlite":
-                    from sqlalchemy.dialects.sqlite import insert as dialect_insert
-                else:
-                    from sqlalchemy.dialects.postgresql import insert as dialect_insert
                 # Core, not ORM, insert: one multi-row statement per ~1,000 readings.
-                table = ReadingRow.__table__
-                stmt = dialect_insert(table).on_conflict_do_nothing()
+                make = sqlite_insert if dialect == "sqlite" else pg_insert
+                stmt = make(_READINGS).on_conflict_do_nothing()
                 conn = s.connection()
-                return len(conn.execute(stmt.returning(table.c.start_ms), rows).all())
+                return len(conn.execute(stmt.returning(_READINGS.c.start_ms), rows).all())
             keys = {(r["detector_id"], r["start_ms"]) for r in rows}
             existing = set(s.execute(
                 select(ReadingRow.detector_id, ReadingRow.start_ms).where(
@@ -204,7 +204,7 @@ class Repository:
             ))
             new = [r for r in rows if (r["detector_id"], r["start_ms"]) not in existing]
             if new:
-                s.connection().execute(insert(ReadingRow.__table__), new)
+                s.connection().execute(insert(_READINGS), new)
             return len(new)
 
     def readings_since(
@@ -258,7 +258,7 @@ class Repository:
         self, record: RetimingRecord, plans: Sequence[NewPlan]
     ) -> tuple[RetimingRecord, list[StoredPlan]]:
         """A retiming (``record.id`` is ignored) and the plan versions it produced."""
-        table = RetimingRow.__table__
+        table = _RETIMINGS
         values = {k: v for k, v in record.__dict__.items() if k != "id"}
         with self.engine.begin() as conn:
             rid = conn.execute(insert(table).returning(table.c.id), values).scalar_one()

@@ -25,7 +25,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-_FK = {"ondelete": "CASCADE"}
+
+def _network_fk() -> ForeignKey:
+    return ForeignKey("networks.name", ondelete="CASCADE")
 
 
 class Base(DeclarativeBase):
@@ -46,7 +48,7 @@ class NetworkRow(Base):
 class ReadingRow(Base):
     __tablename__ = "readings"
 
-    network: Mapped[str] = mapped_column(ForeignKey("networks.name", **_FK), primary_key=True)
+    network: Mapped[str] = mapped_column(_network_fk(), primary_key=True)
     detector_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     start_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     interval_s: Mapped[float] = mapped_column(Float)
@@ -62,7 +64,7 @@ class RetimingRow(Base):
     __tablename__ = "retimings"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    network: Mapped[str] = mapped_column(ForeignKey("networks.name", **_FK), index=True)
+    network: Mapped[str] = mapped_column(_network_fk(), index=True)
     trigger: Mapped[str] = mapped_column(String(16))  # api | schedule
     demand_source: Mapped[str] = mapped_column(String(16))  # detectors | request
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -76,7 +78,7 @@ class PlanRow(Base):
     __tablename__ = "plans"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    network: Mapped[str] = mapped_column(ForeignKey("networks.name", **_FK))
+    network: Mapped[str] = mapped_column(_network_fk())
     intersection_id: Mapped[str] = mapped_column(String(128))
     version: Mapped[int] = mapped_column(Integer)
     cycle_s: Mapped[float] = mapped_column(Float)
@@ -84,7 +86,7 @@ class PlanRow(Base):
     offset_s: Mapped[float] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(16))  # base | optimized | fallback | rollback
     retiming_id: Mapped[int | None] = mapped_column(
-        ForeignKey("retimings.id", **_FK), nullable=True
+        ForeignKey("retimings.id", ondelete="CASCADE"), nullable=True
     )
     rolled_back_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
