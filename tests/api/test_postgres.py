@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,10 +24,21 @@ except ImportError:
     HAVE_PSYCOPG = False
 
 
+def _has_user(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
     if pg_ctl() is None:
         pytest.skip(f"PostgreSQL is not installed: {HOW}")
+    if os.geteuid() == 0 and not _has_user("postgres"):
+        pytest.skip("running as root without a 'postgres' user for initdb: "
+                    "install the Debian package (.ci/install-services.sh) or run as non-root")
     if not HAVE_PSYCOPG:
         pytest.skip("psycopg is not installed: pip install -e '.[postgres]'")
     with postgres_server() as url:
