@@ -40,7 +40,11 @@ def _options(args: argparse.Namespace) -> dict:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="signal-opt", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="signal-opt",
+        description="Detector-driven signal retiming: simulate and compare strategies on SUMO "
+        "scenarios, benchmark the core, run the retiming service.",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("simulate", help="run one scenario under one strategy")
@@ -68,6 +72,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="print one JSON object")
 
     sub.add_parser("networks", help="list the bundled networks")
+
+    from signal_opt.api.commands import add_parsers
+
+    add_parsers(sub)  # serve, keys
     return p
 
 
@@ -139,9 +147,11 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from signal_opt.api.commands import COMMANDS as SERVICE_COMMANDS
+
     args = _parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        return {**COMMANDS, **SERVICE_COMMANDS}[args.command](args)
     except KeyboardInterrupt:
         print("signal-opt: interrupted", file=sys.stderr)
         return 130

@@ -20,11 +20,11 @@ from signal_opt.core import (
     CoreSettings,
     RetimingProblem,
     RetimingResult,
-    optimize_offsets,
     problem_from_intersections,
     retime,
+    retime_coordinated,
 )
-from signal_opt.core.offsets import LinkLike, choose_common_cycle
+from signal_opt.core.offsets import LinkLike
 from signal_opt.model import Intersection, Plan, PlanError, check_plan
 
 
@@ -102,12 +102,9 @@ def retime_network(
     result = retime(problem, settings)
     if links:
         coord = CoordinationProblem.from_links(problem, list(links))
-        cycle = choose_common_cycle(problem, result, coord.groups(), settings)
-        if np.isfinite(cycle).any():
-            result = retime(problem, settings, cycle=cycle)
-            offsets = optimize_offsets(coord, result, settings)  # (N,)
-            offsets = _closest_shift(offsets, result.cycle, coord.groups(), current)
-            result = replace(result, offsets=offsets)
+        result = retime_coordinated(coord, settings, result)
+        offsets = _closest_shift(result.offsets, result.cycle, coord.groups(), current)
+        result = result.with_offsets(offsets)
     plans = result.to_plans(list(intersections), source=source)
     out, fallbacks = [], []
     for i, (x, plan) in enumerate(zip(intersections, plans)):

@@ -41,6 +41,9 @@ class AdaptiveSettings:
     coordinate: bool = True
     max_cycle_change: float = 20.0
     max_green_change: float = 15.0
+    target_degree_of_saturation: float | None = 0.85
+    """Cycle policy of the core: the shortest cycle keeping every lane group at or below
+    this degree of saturation (None: least predicted delay)."""
     max_green_factor: float = 1.5
     """Isolated signals may extend a green up to this multiple of its planned green."""
     max_link_time: float = 60.0
@@ -57,6 +60,7 @@ class AdaptiveController(Controller):
         self.core_settings = CoreSettings(
             max_cycle_change=self.settings.max_cycle_change,
             max_green_change=self.settings.max_green_change,
+            target_degree_of_saturation=self.settings.target_degree_of_saturation,
         )
         self.retimings = 0
         self.retime_seconds: list[float] = []

@@ -5,7 +5,7 @@ intersections padded to ``K`` lane groups and ``P`` stages (see :class:`Retiming
 """
 
 from signal_opt.core.build import problem_from_intersections
-from signal_opt.core.coordinate import coordinate, retime_coordinated
+from signal_opt.core.coordinate import retime_coordinated
 from signal_opt.core.delay import (
     control_delay,
     incremental_delay,
@@ -51,7 +51,6 @@ __all__ = [
     "RetimingResult",
     "choose_common_cycle",
     "control_delay",
-    "coordinate",
     "flag_names",
     "incremental_delay",
     "link_delay_tables",

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 import numpy as np
 
 from signal_opt.core.offsets import (
     CoordinationProblem,
-    LinkLike,
     choose_common_cycle,
     optimize_offsets,
 )
-from signal_opt.core.problem import CoreSettings, RetimingProblem
+from signal_opt.core.problem import CoreSettings
 from signal_opt.core.result import NOT_COORDINATED, RetimingResult
 from signal_opt.core.retime import retime
-from signal_opt.model import Intersection, Plan
 
 
 def retime_coordinated(
@@ -49,25 +45,3 @@ def retime_coordinated(
         flags=out.flags | np.where(lost, NOT_COORDINATED, 0),
         ids=out.ids,
     )
-
-
-def coordinate(
-    intersections: Sequence[Intersection],
-    plans: Sequence[Plan],
-    links: Sequence[LinkLike],
-    demand: Sequence[Mapping[str, float]] | np.ndarray,
-    problem: RetimingProblem,
-    result: RetimingResult,
-    settings: CoreSettings | None = None,
-) -> list[Plan]:
-    """Coordinated plans for ``intersections`` from platoon ``links`` (model-level entry).
-
-    ``problem`` and ``result`` are the free retiming of the same intersections (``plans``
-    its plans, ``demand`` its demand; both kept for the caller's convenience). Returns one
-    plan per intersection with common cycles and offsets.
-    """
-    if not links:
-        return list(plans)
-    coord = CoordinationProblem.from_links(problem, links)
-    out = retime_coordinated(coord, settings, result)
-    return out.to_plans(intersections, source="coordinated")

@@ -44,6 +44,11 @@ class CoreSettings:
     """Candidate plans with a lane group above this degree of saturation are discarded,
     unless every candidate of the intersection is above it (``None`` = no limit: the delay
     model alone then weighs oversaturation, and accepts a little of it)."""
+    target_degree_of_saturation: float | None = None
+    """Cycle policy. ``None``: the cycle of least predicted delay. A value (e.g. 0.85):
+    the shortest candidate cycle whose most saturated lane group stays at or below it, as
+    SCATS-style controllers run (short cycles when demand is light); the least-delay cycle
+    when no candidate meets it."""
     incremental_k: float = 0.5
     """HCM incremental-delay factor ``k`` (0.5 for pretimed control)."""
     upstream_filtering: float = 1.0

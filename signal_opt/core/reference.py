@@ -106,6 +106,12 @@ def _retime_one(
     for j, (obj, _) in enumerate(scored):
         if allowed[j] and obj < best_obj:
             best_j, best_obj = j, obj
+    target = settings.target_degree_of_saturation
+    if target is not None:
+        for j, (obj, xm) in enumerate(scored):
+            if xm <= target and math.isfinite(obj):
+                best_j = j
+                break
     cycle = candidates[best_j]
     greens = _greens(f, lost, lo, hi, st, cycle - ig_sum)
 

@@ -212,11 +212,14 @@ def green_bounds(
     c_hi = np.where(use1, b1, np.where(use2, b2, np.where(use3, cmax, a2)))
     c_hi = np.maximum(c_hi, c_lo)
 
+    # A running green outside [min, max] (e.g. above a new cycle_max) cannot stay within
+    # its change limit: the limit yields, and says so.
+    clamped = want_limits & (st & ((cg - dg > hi0 + EPS) | (cg + dg < lo0 - EPS))).any(axis=1)
     flags = np.zeros(n, dtype=np.int64)
-    flags |= np.where(want_limits & ~ok1, CHANGE_LIMITS_RELAXED, 0)
+    flags |= np.where(want_limits & (~ok1 | clamped), CHANGE_LIMITS_RELAXED, 0)
     flags |= np.where(~ok1 & ~ok2, MAX_GREEN_RELAXED, 0)
     flags |= np.where(~ok1 & ~ok2 & ~ok3, INFEASIBLE, 0)
-    return lo, hi, c_lo, c_hi, want_limits & ok1, flags
+    return lo, hi, c_lo, c_hi, want_limits & ok1 & ~clamped, flags
 
 
 def candidate_cycles(
@@ -364,6 +367,9 @@ def retime(
             ok = (x.max(axis=1) <= settings.max_degree_of_saturation) & valid[rows]
             objective = np.where(ok | ~ok.any(axis=1, keepdims=True), objective, np.inf)
         j = np.argmin(objective, axis=1)  # (n,)
+        if settings.target_degree_of_saturation is not None:
+            meets = (x.max(axis=1) <= settings.target_degree_of_saturation) & np.isfinite(objective)
+            j = np.where(meets.any(axis=1), np.argmax(meets, axis=1), j)  # shortest that meets
         best[rows] = np.take_along_axis(c, j[:, None], axis=1)[:, 0]
     return _finish(problem, prep, best, settings)
 

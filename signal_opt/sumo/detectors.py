@@ -12,8 +12,10 @@ intersections have (and SUMO's ``tools/output/generateTLSE1Detectors.py`` /
   this lane, across an unsignalized junction); otherwise it sits at
   :data:`SHORT_LANE_FRACTION` of the lane, never closer than :data:`MIN_ADVANCE` m to the
   stop line;
-- ``q_<lane>``: a lane-area detector (E2) from the stop line back to the advance loop,
-  clamped to the lane (video queue detection).
+- ``q_<lane>``: a lane-area detector (E2) from the stop line back to the advance loop
+  (video queue detection). Where the lane is short it continues over the lanes that feed
+  it (a multi-lane E2), back to the advance loop, so that a queue is seen however short
+  the last edge before the stop line is.
 
 Detectors write to ``file="NUL"``: their interval values are read through TraCI /
 libsumo (``getLastIntervalVehicleNumber`` ...), not from files.
@@ -76,6 +78,11 @@ class DetectorSpec:
     tls: str = ""
     period: float = 60.0
     incoming_lane: str = ""
+    upstream_lanes: tuple[str, ...] = ()
+    """For a queue zone reaching back over the lanes feeding ``lane``: those lanes, most
+    upstream first (``position`` is then on the first of them)."""
+    end_position: float = 0.0
+    """End of a multi-lane queue zone on ``lane`` (m from the lane start)."""
 
     @property
     def is_e2(self) -> bool:
@@ -116,59 +123,78 @@ def tls_incoming_lanes(
     return out
 
 
-def _simple_upstream(lane: sumolib.net.lane.Lane) -> sumolib.net.lane.Lane | None:
-    """The single lane feeding ``lane`` when it feeds nothing else, across a plain junction."""
-    feeders = [p for p in lane.getIncoming() if _is_vehicle_lane(p)]
-    if len(feeders) != 1:
-        return None
-    up = feeders[0]
-    node = lane.getEdge().getFromNode()
-    if node.getType() in (
-        "traffic_light",
-        "traffic_light_right_on_red",
-        "traffic_light_unregulated",
-    ):
-        return None
-    targets = {c.getToLane().getID() for c in up.getOutgoing()}
-    if targets != {lane.getID()}:
-        return None
-    return up
-
-
 def _place_lane(tls: str, lane: sumolib.net.lane.Lane, period: float) -> list[DetectorSpec]:
     lid = lane.getID()
     length = lane.getLength()
     stop_pos = max(length - STOPLINE_SETBACK, 0.0)
     specs = [DetectorSpec(f"sl_{lid}", "stopline", lid, round(stop_pos, 2), 0.0, tls, period, lid)]
 
-    adv_lane, adv_pos, reach = lane, 0.0, 0.0
     if length >= ADVANCE_DISTANCE + STOPLINE_SETBACK:
-        adv_pos, reach = length - ADVANCE_DISTANCE, ADVANCE_DISTANCE
-    else:
-        up = _simple_upstream(lane)
-        if up is not None and up.getLength() + length >= ADVANCE_DISTANCE + 1.0:
-            adv_lane = up
-            adv_pos = up.getLength() - (ADVANCE_DISTANCE - length)
-            reach = length  # the queue zone stays on the lane
-        else:
-            reach = max(SHORT_LANE_FRACTION * length, MIN_ADVANCE)
-            if reach > length - 0.5:
-                log.info("lane %s (%.1f m) is too short for an advance detector", lid, length)
-                return specs
-            adv_pos = length - reach
-    specs.append(
-        DetectorSpec(
-            f"adv_{lid}", "advance", adv_lane.getID(), round(adv_pos, 2), 0.0, tls, period, lid
-        )
-    )
-    zone_start = max(length - reach, 0.0)
-    zone_len = length - E2_END_GAP - zone_start
-    specs.append(
-        DetectorSpec(
-            f"q_{lid}", "queue", lid, round(zone_start, 2), round(zone_len, 2), tls, period, lid
-        )
-    )
+        adv_pos = length - ADVANCE_DISTANCE
+        specs.append(DetectorSpec(f"adv_{lid}", "advance", lid, round(adv_pos, 2), 0.0, tls,
+                                  period, lid))
+        zone_len = length - E2_END_GAP - adv_pos
+        specs.append(DetectorSpec(f"q_{lid}", "queue", lid, round(adv_pos, 2),
+                                  round(zone_len, 2), tls, period, lid))
+        return specs
+    chain = _upstream_chain(lane, ADVANCE_DISTANCE - length)
+    if chain:
+        # Advance loop and queue zone reach back over the feeding lanes.
+        reach = length + sum(up.getLength() for up in chain)
+        first = chain[0]
+        adv_pos = max(reach - ADVANCE_DISTANCE, 0.0) if reach > ADVANCE_DISTANCE else 0.0
+        adv_pos = min(adv_pos, max(first.getLength() - 0.5, 0.0))
+        zone_len = reach - adv_pos - E2_END_GAP
+        specs.append(DetectorSpec(f"adv_{lid}", "advance", first.getID(), round(adv_pos, 2),
+                                  0.0, tls, period, lid))
+        specs.append(DetectorSpec(f"q_{lid}", "queue", lid, round(adv_pos, 2),
+                                  round(zone_len, 2), tls, period, lid,
+                                  tuple(up.getID() for up in chain),
+                                  round(length - E2_END_GAP, 2)))
+        return specs
+    reach = max(SHORT_LANE_FRACTION * length, MIN_ADVANCE)
+    if reach > length - 0.5:
+        log.info("lane %s (%.1f m) is too short for an advance detector", lid, length)
+        return specs
+    adv_pos = length - reach
+    specs.append(DetectorSpec(f"adv_{lid}", "advance", lid, round(adv_pos, 2), 0.0, tls,
+                              period, lid))
+    zone_len = length - E2_END_GAP - adv_pos
+    specs.append(DetectorSpec(f"q_{lid}", "queue", lid, round(adv_pos, 2), round(zone_len, 2),
+                              tls, period, lid))
     return specs
+
+
+def _upstream_chain(lane: sumolib.net.lane.Lane, need: float) -> list[sumolib.net.lane.Lane]:
+    """Lanes feeding ``lane`` back for about ``need`` metres, most upstream first.
+
+    At each junction (never a signalized one) the feeder that goes straight on is taken,
+    else the longest. Empty when there is no such feeder.
+    """
+    chain: list[sumolib.net.lane.Lane] = []
+    seen = {lane.getID()}
+    cur = lane
+    while need > 0 and len(chain) < 8:
+        node = cur.getEdge().getFromNode()
+        if node.getType().startswith("traffic_light"):
+            break
+        feeders = []
+        for conn in _feeding_connections(cur):
+            up = conn.getFromLane()
+            if _is_vehicle_lane(up) and up.getID() not in seen:
+                feeders.append((conn.getDirection() == "s", up.getLength(), up.getID(), up))
+        if not feeders:
+            break
+        up = max(feeders)[3]
+        chain.insert(0, up)
+        seen.add(up.getID())
+        need -= up.getLength()
+        cur = up
+    return chain
+
+
+def _feeding_connections(lane: sumolib.net.lane.Lane) -> list:
+    return [c for up in lane.getIncoming() for c in up.getOutgoing() if c.getToLane() is lane]
 
 
 def place_detectors(
@@ -204,7 +230,12 @@ def write_detectors(
             "file": output,
             "friendlyPos": "true",
         }
-        if s.is_e2:
+        if s.is_e2 and s.upstream_lanes:
+            lanes = " ".join((*s.upstream_lanes, s.lane))
+            del common["lane"]
+            ET.SubElement(root, "laneAreaDetector", {
+                **common, "lanes": lanes, "endPos": f"{s.end_position:.2f}"})
+        elif s.is_e2:
             ET.SubElement(root, "laneAreaDetector", {**common, "length": f"{s.length:.2f}"})
         else:
             ET.SubElement(root, "inductionLoop", common)
@@ -270,9 +301,17 @@ def detectors_from_additional(path: str | os.PathLike[str], net: NetLike) -> lis
             kind: DetectorKind = "stopline" if length - pos <= STOPLINE_ZONE else "advance"
             specs.append(DetectorSpec(det_id, kind, lane_id, pos, 0.0, tls, period, incoming))
             continue
+        upstream: tuple[str, ...] = ()
+        end_position = 0.0
         if len(lane_ids) > 1:
-            end = min(_pos(elem.get("endPos"), length), length)
-            start, zone = 0.0, end
+            try:
+                lens = [loaded.getLane(i).getLength() for i in lane_ids]
+            except KeyError:
+                raise ValueError(f"detector {det_id!r} names a lane not in the network") from None
+            start = min(_pos(elem.get("pos"), 0.0, lens[0]), lens[0])
+            end_position = min(_pos(elem.get("endPos"), length), length)
+            zone = (lens[0] - start) + sum(lens[1:-1]) + end_position
+            upstream = tuple(lane_ids[:-1])
         else:
             end_attr, pos_attr, len_attr = elem.get("endPos"), elem.get("pos"), elem.get("length")
             if pos_attr is not None and len_attr is not None:
@@ -287,5 +326,6 @@ def detectors_from_additional(path: str | os.PathLike[str], net: NetLike) -> lis
                 zone = _pos(end_attr, length) - start
             start = max(start, 0.0)
             zone = max(min(zone, length - start), 0.0)
-        specs.append(DetectorSpec(det_id, "queue", lane_id, start, zone, tls, period, incoming))
+        specs.append(DetectorSpec(det_id, "queue", lane_id, round(start, 2), round(zone, 2), tls,
+                                  period, incoming, upstream, end_position))
     return specs

@@ -89,3 +89,30 @@ def test_delay_optimal_cycle_in_websters_flat_range():
     # splits equalise the degree of saturation when no minimum green binds
     x = result.degree_of_saturation[0]
     assert x[0] == pytest.approx(x[1])
+
+
+def test_target_saturation_policy_runs_the_shortest_cycle_that_keeps_the_target():
+    """Light demand -> the shortest feasible cycle; heavier demand -> the cycle whose
+    critical lane group sits just at the target degree of saturation."""
+    import numpy as np
+
+    from signal_opt.core import CoreSettings, RetimingProblem, retime
+
+    def problem(q: float) -> RetimingProblem:
+        return RetimingProblem(
+            demand=[[q, q]], saturation=[[1800.0, 1800.0]], group_mask=[[True, True]],
+            serves=[[[True, False], [False, True]]], stage_mask=[[True, True]],
+            intergreen=[[5.0, 5.0]], min_green=[[7.0, 7.0]], max_green=[[np.inf, np.inf]],
+            cycle_min=[30.0], cycle_max=[150.0],
+        )
+
+    s = CoreSettings(target_degree_of_saturation=0.85, startup_lost_time=2.0)
+    light = retime(problem(100.0), s)
+    assert light.cycle[0] == 30.0
+    heavy = retime(problem(600.0), s)
+    x = heavy.degree_of_saturation[0].max()
+    assert x <= 0.85 + 1e-9
+    # one second shorter would break the target: g_eff = (C - 14) / 2 per stage
+    c = heavy.cycle[0] - 1.0
+    assert 600.0 * c / (1800.0 * ((c - 10.0) / 2.0 - 2.0)) > 0.85
+    assert heavy.cycle[0] > 40.0

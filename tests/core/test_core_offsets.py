@@ -13,7 +13,6 @@ from signal_opt.core import (
     CoreSettings,
     RetimingProblem,
     choose_common_cycle,
-    coordinate,
     link_delay_tables,
     optimize_offsets,
     retime,
@@ -162,4 +161,3 @@ def test_coordinate_pipeline_shares_the_cycle():
     assert result.offsets[3] == 0.0
     assert ((result.offsets >= 0) & (result.offsets < c)).all()
     free = retime(problem)
-    assert coordinate([], [], [], [], problem, free) == []

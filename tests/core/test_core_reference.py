@@ -14,6 +14,7 @@ SETTINGS = [
     CoreSettings(max_cycle_change=20.0, max_green_change=10.0, stop_weight=15.0, fast_search=False),
     CoreSettings(max_degree_of_saturation=None, cycle_step=2.5, end_gain=2.0, fast_search=False),
     CoreSettings(max_degree_of_saturation=0.9, analysis_period_h=1.0, fast_search=False),
+    CoreSettings(target_degree_of_saturation=0.85, max_cycle_change=20.0, fast_search=False),
 ]
 
 

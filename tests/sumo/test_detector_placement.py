@@ -11,7 +11,6 @@ import sumolib
 
 from signal_opt.sumo.detectors import (
     ADVANCE_DISTANCE,
-    MIN_ADVANCE,
     DetectorSpec,
     detectors_from_additional,
     place_detectors,
@@ -113,16 +112,18 @@ def test_short_lane_follows_a_simple_upstream_lane(specs, net) -> None:
     assert near < ADVANCE_DISTANCE
     assert adv.lane == "w_far_0" and adv.incoming_lane == "w_near_0"
     assert (far - adv.position) + near == pytest.approx(ADVANCE_DISTANCE, abs=0.02)
-    q = d["q_w_near_0"]  # clamped to the incoming lane
-    assert q.lane == "w_near_0" and q.position == 0.0
+    q = d["q_w_near_0"]  # the queue zone reaches back over the feeding lane too
+    assert q.lane == "w_near_0" and q.upstream_lanes == ("w_far_0",)
+    assert q.position == pytest.approx(adv.position)
+    assert q.length == pytest.approx(ADVANCE_DISTANCE - 0.1, abs=0.02)
 
 
-def test_short_lane_without_simple_upstream_is_clamped(specs, net) -> None:
+def test_short_lane_fed_by_two_lanes_follows_one_of_them(specs, net) -> None:
     d = _by_id(specs)
-    length = net.getLane("n_near_0").getLength()
-    adv = d["adv_n_near_0"]
-    assert adv.lane == "n_near_0"
-    assert length - adv.position == pytest.approx(max(0.6 * length, MIN_ADVANCE), abs=0.02)
+    adv, q = d["adv_n_near_0"], d["q_n_near_0"]
+    assert adv.lane in ("n_far_0", "n_far_1") and adv.incoming_lane == "n_near_0"
+    assert q.upstream_lanes == (adv.lane,)
+    assert q.length == pytest.approx(ADVANCE_DISTANCE - 0.1, abs=0.02)
 
 
 def test_too_short_lane_only_has_a_stopline_loop(specs) -> None:
@@ -163,6 +164,7 @@ def test_write_then_read_back(specs, net, tmp_path) -> None:
     for a, b in zip(back, specs, strict=True):
         assert a.position == pytest.approx(b.position, abs=0.01)
         assert a.length == pytest.approx(b.length, abs=0.01)
+        assert a.upstream_lanes == b.upstream_lanes
 
 
 def test_classify_a_scenarios_own_detectors(net, tmp_path) -> None:
@@ -187,7 +189,10 @@ def test_classify_a_scenarios_own_detectors(net, tmp_path) -> None:
     assert d["c"].kind == "advance" and d["c"].tls == "C" and d["c"].incoming_lane == "w_near_0"
     assert d["d"].kind == "queue" and d["d"].length == pytest.approx(80.0)
     assert d["d"].position + 80.0 == pytest.approx(net.getLane("e_in_1").getLength() - 1)
-    assert d["e"].kind == "queue" and d["e"].lane == "w_near_0" and d["e"].length == 20.0
+    far = net.getLane("w_far_0").getLength()
+    assert d["e"].kind == "queue" and d["e"].lane == "w_near_0"
+    assert d["e"].upstream_lanes == ("w_far_0",) and d["e"].end_position == 20.0
+    assert d["e"].length == pytest.approx(far - 300 + 20)
 
 
 def test_classify_errors(net, tmp_path) -> None:
