@@ -73,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("networks", help="list the bundled networks")
 
+    from signal_opt.sweep.command import add_parser as add_sweep_parser
+
+    add_sweep_parser(sub)
+
     from signal_opt.api.commands import add_parsers
 
     add_parsers(sub)  # serve, keys
@@ -137,12 +141,23 @@ def _cmd_networks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from signal_opt.sweep import SweepError
+    from signal_opt.sweep.command import run_command
+
+    try:
+        return run_command(args)
+    except SweepError as exc:
+        raise UsageError(str(exc)) from exc
+
+
 COMMANDS = {
     "simulate": _cmd_simulate,
     "compare": _cmd_compare,
     "demo": _cmd_demo,
     "bench": _cmd_bench,
     "networks": _cmd_networks,
+    "sweep": _cmd_sweep,
 }
 
 
