@@ -19,7 +19,8 @@ __all__ = ["Settings", "load_settings"]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SIGNAL_OPT_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="SIGNAL_OPT_", extra="ignore", frozen=True,
+                                      env_parse_none_str="none")
 
     database_url: str = "sqlite:///./var/signal-opt.db"
     """Any SQLAlchemy URL; ``postgresql+psycopg://user:pw@host/db`` for PostgreSQL."""
@@ -39,6 +40,17 @@ class Settings(BaseSettings):
     """Detector data older than this (seconds before now) is not used to retime."""
     readings_retention_days: float = Field(default=30.0, gt=0)
     """Readings older than this are deleted by the scheduler (plans are kept for ever)."""
+
+    max_cycle_change_s: float | None = Field(default=20.0, gt=0)
+    """Largest change of an intersection's cycle in one retiming (s); ``none`` = unlimited."""
+    max_green_change_s: float | None = Field(default=15.0, gt=0)
+    """Largest change of any stage's green in one retiming (s); ``none`` = unlimited."""
+    target_degree_of_saturation: float | None = Field(default=0.85, gt=0, le=1.5)
+    """Cycle policy: the shortest cycle keeping every lane group at or below this degree of
+    saturation (``none``: the cycle of least predicted delay)."""
+    max_link_time_s: float = Field(default=60.0, ge=0)
+    """Signals further apart than this (s of travel at 90 % of the limit) are not
+    coordinated; 0 turns coordination off."""
 
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     """Largest ``.net.xml`` accepted when registering a network."""

@@ -15,15 +15,23 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, select, text, tuple_
+from sqlalchemy import Table, delete, func, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from signal_opt.model import Plan
 from signal_opt.storage.db import make_engine, make_sessions
-from signal_opt.storage.tables import ApiKeyRow, NetworkRow, PlanRow, ReadingRow, RetimingRow
+from signal_opt.storage.tables import (
+    ApiKeyRow,
+    NetworkRow,
+    PlanRow,
+    ReadingRow,
+    RetimingRow,
+    SchedulerLeaseRow,
+)
 
 ROLES = ("viewer", "operator", "admin")
 """In increasing order of rights; each role can do everything the ones before it can."""
@@ -116,6 +124,7 @@ def hash_token(token: str) -> str:
 _PLANS = cast(Table, PlanRow.__table__)
 _READINGS = cast(Table, ReadingRow.__table__)
 _RETIMINGS = cast(Table, RetimingRow.__table__)
+_LEASES = cast(Table, SchedulerLeaseRow.__table__)
 
 
 def _plan(r: Mapping[Any, Any]) -> StoredPlan:
@@ -319,6 +328,38 @@ class Repository:
             plans = s.execute(select(_PLANS).where(_PLANS.c.retiming_id == retiming_id)
                               .order_by(_PLANS.c.intersection_id)).mappings()
             return _retiming(row), [_plan(p) for p in plans]
+
+    # -- scheduler leases ---------------------------------------------------------------------
+    def claim_job(
+        self, name: str, holder: str, now: float, next_due: float, first_due: float
+    ) -> tuple[bool, float]:
+        """Claim the occurrence of periodic job ``name`` that is due at ``now`` (epoch s).
+
+        A job seen for the first time is due at ``first_due``. The claim is one conditional
+        UPDATE (``due_at <= now`` -> ``next_due``), atomic on SQLite and PostgreSQL alike,
+        so of several replicas exactly one wins each occurrence. Returns whether this
+        caller won, and when the job is due next.
+        """
+        c = _LEASES.c
+        dialect = self.engine.dialect.name
+        with self.engine.begin() as conn:
+            if conn.execute(select(c.due_at).where(c.name == name)).first() is None:
+                row = {"name": name, "due_at": first_due}
+                if dialect in ("sqlite", "postgresql"):
+                    make = sqlite_insert if dialect == "sqlite" else pg_insert
+                    conn.execute(make(_LEASES).values(row).on_conflict_do_nothing())
+                else:
+                    try:
+                        with conn.begin_nested():
+                            conn.execute(insert(_LEASES).values(row))
+                    except IntegrityError:
+                        pass  # inserted by another replica just now
+            won = conn.execute(
+                update(_LEASES).where(c.name == name, c.due_at <= now)
+                .values(due_at=next_due, holder=holder, claimed_at=now)
+            ).rowcount == 1
+            due = conn.execute(select(c.due_at).where(c.name == name)).scalar_one()
+        return won, float(due)
 
     # -- API keys --------------------------------------------------------------------------
     def create_key(self, role: str, name: str = "") -> tuple[ApiKey, str]:

@@ -105,3 +105,18 @@ class ApiKeyRow(Base):
     name: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class SchedulerLeaseRow(Base):
+    """One periodic job (e.g. ``retime:<network>``): when it may run next, who ran it last.
+
+    A replica runs the job only after moving ``due_at`` forward in one conditional UPDATE,
+    so of several replicas on one database exactly one runs each occurrence.
+    """
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(160), primary_key=True)
+    due_at: Mapped[float] = mapped_column(Float)  # epoch seconds
+    holder: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    claimed_at: Mapped[float | None] = mapped_column(Float, nullable=True)

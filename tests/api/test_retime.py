@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
 from signal_opt.model import Intersection, Plan, check_plan
-from signal_opt.service import Optimized, optimize_with_core
+from signal_opt.service import Optimized, Optimizer, optimize_with_core
 from tests.api.conftest import NETWORK, readings_for
 
 NET = f"/v1/networks/{NETWORK}"
@@ -103,17 +103,13 @@ def test_bad_retime_requests(client: TestClient, operator: dict[str, str]) -> No
     assert client.post("/v1/networks/zz/retime", headers=operator).status_code == 404
 
 
-Call = Callable[[Sequence[Intersection], Sequence[Mapping[str, float]], Sequence[Plan | None]],
-                list[Optimized]]
-
-
-def _faulty(bad: str, mode: str) -> Call:
+def _faulty(bad: str, mode: str) -> Optimizer:
     """The real optimizer, except at intersection ``bad``."""
 
-    def optimize(xs, demand, current):  # type: ignore[no-untyped-def]
+    def optimize(xs, demand, current, links, settings):  # type: ignore[no-untyped-def]
         if mode == "raise" and any(x.id == bad for x in xs):
             raise FloatingPointError(f"boom at {bad}")
-        out = optimize_with_core(xs, demand, current)
+        out = optimize_with_core(xs, demand, current, links, settings)
         if mode == "unsafe":
             out = [Optimized(Plan(o.plan.intersection_id, o.plan.cycle,
                                   (1.0,) * len(o.plan.greens), 0.0, "core"))

@@ -1,34 +1,37 @@
 """Use-cases of the retiming service, shared by the API, the scheduler and the CLI.
 
 Register a network, ingest detector readings, retime (from stored readings or from given
-demand), roll back, export; and the :class:`Scheduler` that retimes every network at a
-fixed interval. Errors a caller can fix raise :class:`InvalidInput` / :class:`NotFound` /
-:class:`Conflict`, which the API maps to 4xx in one place. One intersection's failure
-(optimizer error, unusable data, a plan breaking a safety rule) never stops the others:
+demand), roll back, export. Errors a caller can fix raise :class:`InvalidInput` /
+:class:`NotFound` / :class:`Conflict`. One intersection's failure (optimizer error,
+unusable data, a plan breaking a safety rule or a change limit) never stops the others:
 it gets a safe fallback plan and the error is stored with it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
-import re
-import tempfile
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
-from signal_opt.detectors import DemandEstimator, DetectorInfo, Minute
 from signal_opt.metrics import Metrics
 from signal_opt.model import Intersection, Plan, PlanError, check_plan
+from signal_opt.service.demand import Estimate, estimate_from_storage
+from signal_opt.service.errors import Conflict, InvalidInput, NotFound
+from signal_opt.service.networks import LoadedNetwork, NetworkCatalog, links_among
+from signal_opt.service.optimizer import (
+    Optimized,
+    Optimizer,
+    change_limit_error,
+    core_settings,
+    optimize_with_core,
+)
 from signal_opt.settings import Settings
 from signal_opt.storage import (
     ApiKey,
-    NetworkRecord,
     NewPlan,
     ReadingRecord,
     Repository,
@@ -37,116 +40,14 @@ from signal_opt.storage import (
     utcnow,
 )
 
+__all__ = ["IngestResult", "RetimingOutcome", "RetimingService"]
+
 log = logging.getLogger(__name__)
 
 KEY_CACHE_S = 5.0
 """How long an authenticated key is trusted without asking storage again."""
 
 
-class ServiceError(Exception):
-    """An error the caller can fix; ``loc`` names the offending input."""
-
-    def __init__(self, message: str, loc: tuple[str | int, ...] = ()) -> None:
-        super().__init__(message)
-        self.message = message
-        self.loc = loc
-
-
-class InvalidInput(ServiceError):
-    pass
-
-
-class NotFound(ServiceError):
-    pass
-
-
-class Conflict(ServiceError):
-    pass
-
-
-# -- the optimization core, behind one function ---------------------------------------------
-@dataclass(frozen=True)
-class Optimized:
-    """What the optimizer proposes for one intersection."""
-
-    plan: Plan
-    delay: dict[str, float | None] = field(default_factory=dict)
-    """Predicted delay per lane group, s/veh."""
-    degree_of_saturation: dict[str, float | None] = field(default_factory=dict)
-    flags: tuple[str, ...] = ()
-    error: str | None = None
-    """Set when the optimizer refused the input (the plan is then not used)."""
-
-
-Optimizer = Callable[
-    [Sequence[Intersection], Sequence[Mapping[str, float]], Sequence[Plan | None]],
-    list[Optimized],
-]
-
-
-def _finite(v: float) -> float | None:
-    return float(v) if math.isfinite(v) else None
-
-
-def optimize_with_core(
-    intersections: Sequence[Intersection],
-    demand: Sequence[Mapping[str, float]],
-    current: Sequence[Plan | None],
-) -> list[Optimized]:
-    """The one place the service calls :mod:`signal_opt.core`."""
-    from signal_opt.core import CoreSettings, problem_from_intersections, retime
-
-    xs = list(intersections)
-    problem = problem_from_intersections(xs, [dict(d) for d in demand], list(current))
-    result = retime(problem, CoreSettings())
-    out = []
-    for i, (x, plan) in enumerate(zip(xs, result.to_plans(xs, source="optimized"), strict=True)):
-        flags = tuple(result.flag_names(i))
-        groups = [g.id for g in x.lane_groups]
-        out.append(Optimized(
-            plan=plan,
-            delay={g: _finite(result.delay[i, k]) for k, g in enumerate(groups)},
-            degree_of_saturation={
-                g: _finite(result.degree_of_saturation[i, k]) for k, g in enumerate(groups)
-            },
-            flags=flags,
-            error="the core rejected the demand (BAD_INPUT)" if "BAD_INPUT" in flags else None,
-        ))
-    return out
-
-
-# -- networks --------------------------------------------------------------------------------
-NETWORK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-@dataclass(frozen=True)
-class LoadedNetwork:
-    """A registered network, read: its intersections and the detector layout they have."""
-
-    name: str
-    source: str
-    intersections: tuple[Intersection, ...]
-    by_id: dict[str, Intersection]
-    detectors: tuple[DetectorInfo, ...]
-    detector_tls: dict[str, str]
-    """Detector id -> id of the intersection it serves."""
-
-
-def load_network(name: str, source: str, path: Path) -> LoadedNetwork:
-    """Intersection model and detector layout (``sl_/adv_/q_<lane>``) of a ``.net.xml``."""
-    from signal_opt.sumo.detectors import place_detectors
-    from signal_opt.sumo.network import load_intersections, read_net
-
-    net = read_net(path)
-    xs = tuple(load_intersections(net))
-    specs = place_detectors(net, [x.id for x in xs])
-    detectors = tuple(DetectorInfo(s.id, s.kind, s.incoming_lane or s.lane, s.length)
-                      for s in specs)
-    return LoadedNetwork(name, source, xs, {x.id: x for x in xs}, detectors,
-                         {s.id: s.tls for s in specs})
-
-
-# -- results ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class IngestResult:
     received: int
@@ -176,12 +77,12 @@ class RetimingService:
         self.metrics = metrics
         self.optimizer = optimizer
         self.clock = clock
-        self._networks: dict[str, LoadedNetwork] = {}
-        self._networks_lock = threading.Lock()
+        self.core = core_settings(settings)
+        self.catalog = NetworkCatalog(repo, settings.max_link_time_s, self._on_loaded)
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self._fallback: dict[str, set[str]] = defaultdict(set)
         self._data_version: dict[str, int] = defaultdict(int)
-        self._estimates: dict[tuple[object, ...], tuple[list, list]] = {}
+        self._estimates: dict[tuple[object, ...], Estimate] = {}
         self._keys: dict[str, tuple[ApiKey, float]] = {}
 
     # -- API keys (a short cache: a revocation elsewhere takes effect within KEY_CACHE_S) --
@@ -204,101 +105,32 @@ class RetimingService:
 
     def start(self) -> None:
         """Register the bundled networks (if enabled), load every stored network."""
+        bundled = None
         if self.settings.register_bundled:
-            self._register_bundled()
-        for record in self.repo.networks():
-            try:
-                self._load(record)
-            except Exception:  # one broken network must not keep the others down
-                log.exception("cannot load network %s; it stays unavailable", record.name)
+            from signal_opt.sumo.scenario import networks_dir
 
-    def _bundled_dir(self) -> Path:
-        from signal_opt.sumo.scenario import networks_dir
+            bundled = self.settings.networks_dir or networks_dir()
+        self.catalog.load_all(bundled)
 
-        return self.settings.networks_dir or networks_dir()
-
-    def _register_bundled(self) -> None:
-        root = self._bundled_dir()
-        known = {n.name for n in self.repo.networks()}
-        names = sorted(p.name for p in root.iterdir()
-                       if (p / f"{p.name}.net.xml").is_file()) if root.is_dir() else []
-        for name in names:
-            if name in known:
-                continue
-            path = root / name / f"{name}.net.xml"
-            try:
-                net = load_network(name, "bundled", path)
-            except Exception:
-                log.exception("bundled network %s cannot be read; skipped", name)
-                continue
-            sha = hashlib.sha256(path.read_bytes()).hexdigest()
-            record = NetworkRecord(name, "bundled", str(path), sha, utcnow())
-            self.repo.add_network(record, None, [x.base_plan() for x in net.intersections])
-            self._cache(net)
-
-    def _cache(self, net: LoadedNetwork) -> LoadedNetwork:
-        with self._networks_lock:
-            self._networks[net.name] = net
-        for p in self.repo.current_plans(net.name).values():
-            self._observe_plan(net.name, p)
-        return net
-
-    def _load(self, record: NetworkRecord) -> LoadedNetwork:
-        if record.name in self._networks:
-            return self._networks[record.name]
-        if record.path is not None:
-            return self._cache(load_network(record.name, record.source, Path(record.path)))
-        data = self.repo.network_xml(record.name) or b""
-        with tempfile.TemporaryDirectory(prefix="signal-opt-") as tmp:
-            path = Path(tmp) / f"{record.name}.net.xml"
-            path.write_bytes(data)
-            return self._cache(load_network(record.name, record.source, path))
-
-    def networks(self) -> list[LoadedNetwork]:
-        with self._networks_lock:
-            return [self._networks[k] for k in sorted(self._networks)]
+    def ready(self) -> None:
+        self.repo.ping()
 
     # -- networks ----------------------------------------------------------------------
+    def _on_loaded(self, net: LoadedNetwork) -> None:
+        for p in self.repo.current_plans(net.name).values():
+            self._observe_plan(net.name, p)
+
+    def networks(self) -> list[LoadedNetwork]:
+        return self.catalog.all()
+
     def network(self, name: str) -> LoadedNetwork:
-        net = self._networks.get(name)
-        if net is None:  # registered by another replica since we started?
-            record = next((r for r in self.repo.networks() if r.name == name), None)
-            if record is None:
-                raise NotFound(f"unknown network {name!r}", ("path", "network"))
-            net = self._load(record)
-        return net
+        return self.catalog.get(name)
 
     def intersection(self, network: str, intersection_id: str) -> Intersection:
-        x = self.network(network).by_id.get(intersection_id)
-        if x is None:
-            raise NotFound(
-                f"network {network!r} has no intersection {intersection_id!r}",
-                ("path", "intersection_id"),
-            )
-        return x
+        return self.catalog.intersection(network, intersection_id)
 
     def register_network(self, name: str, data: bytes) -> LoadedNetwork:
-        """Register an uploaded ``.net.xml`` (already checked to be safe, well-formed XML)."""
-        from signal_opt.sumo.network import NetworkError
-
-        if not NETWORK_NAME.match(name):
-            raise InvalidInput(f"network name {name!r} must be 1-64 letters, digits, '_', "
-                               "'-' or '.', starting with a letter or digit", ("body", "name"))
-        with self._locks[name]:
-            if name in self._networks or any(r.name == name for r in self.repo.networks()):
-                raise Conflict(f"network {name!r} is already registered", ("body", "name"))
-            with tempfile.TemporaryDirectory(prefix="signal-opt-") as tmp:
-                path = Path(tmp) / f"{name}.net.xml"
-                path.write_bytes(data)
-                try:
-                    net = load_network(name, "uploaded", path)
-                except (NetworkError, ValueError, KeyError, AttributeError) as exc:
-                    raise InvalidInput(f"not a usable SUMO network: {exc}",
-                                       ("body", "file")) from exc
-            record = NetworkRecord(name, "uploaded", None, hashlib.sha256(data).hexdigest(),
-                                   utcnow())
-            self.repo.add_network(record, data, [x.base_plan() for x in net.intersections])
-            return self._cache(net)
+        return self.catalog.register(name, data)
 
     # -- detector data ----------------------------------------------------------------------
     def ingest(self, network: str, readings: Sequence[ReadingRecord]) -> IngestResult:
@@ -336,9 +168,7 @@ class RetimingService:
         self.metrics.readings.labels(network, "duplicate").inc(result.duplicates)
         return result
 
-    def _estimate(
-        self, net: LoadedNetwork, xs: list[Intersection]
-    ) -> tuple[list[dict[str, float] | None], list[str | None]]:
+    def _estimate(self, net: LoadedNetwork, xs: list[Intersection]) -> Estimate:
         """Demand per intersection from the stored readings of the last demand window.
 
         The window starts on a whole minute, so the estimate only changes when readings
@@ -350,50 +180,12 @@ class RetimingService:
         cached = self._estimates.get(key)
         if cached is not None:
             return cached
-        result = self._estimate_from_storage(net, xs, since_ms)
+        result = estimate_from_storage(self.repo, self.metrics, net, xs, since_ms,
+                                       self.settings.demand_window_s)
         if len(self._estimates) > 1024:
             self._estimates.clear()
         self._estimates[key] = result
         return result
-
-    def _estimate_from_storage(
-        self, net: LoadedNetwork, xs: list[Intersection], since_ms: int
-    ) -> tuple[list[dict[str, float] | None], list[str | None]]:
-        ids = {x.id for x in xs}
-        dets = [d for d in net.detectors if net.detector_tls[d.id] in ids]
-        subset = None if len(xs) == len(net.intersections) else [d.id for d in dets]
-        rows = self.repo.readings_since(net.name, since_ms, subset)
-        window = int(self.settings.demand_window_s)
-        if not rows:
-            return [None] * len(xs), [f"no detector data in the last {window} s"] * len(xs)
-        by_start: dict[int, dict[str, Minute | None]] = defaultdict(dict)
-        seconds: dict[int, float] = {}
-        for r in rows:
-            by_start[r.start_ms][r.detector_id] = Minute(
-                r.count, r.occupancy, -1.0 if r.speed is None else r.speed, r.jam_length or 0.0)
-            seconds[r.start_ms] = max(seconds.get(r.start_ms, 0.0), r.interval_s)
-        est = DemandEstimator(xs, dets)
-        for start in sorted(by_start):
-            est.add_minute(by_start[start], seconds[start])
-        e = est.estimate()
-        for kind, n in est.new_faults.items():
-            self.metrics.detector_faults.labels(net.name, kind).inc(n)
-        counts: dict[str, int] = defaultdict(int)
-        for kind in e.faulty.values():
-            counts[kind] += 1
-        for kind in ("stuck_on", "stuck_off", "chattering", "missing"):
-            self.metrics.faulty_detectors.labels(net.name, kind).set(counts.get(kind, 0))
-        demand: list[dict[str, float] | None] = []
-        errors: list[str | None] = []
-        for i in range(len(xs)):
-            if e.fallback[i]:
-                demand.append(None)
-                errors.append(
-                    f"no usable detector data for lane groups {sorted(e.stale_groups[i])}")
-            else:
-                demand.append(e.demand[i])
-                errors.append(None)
-        return demand, errors
 
     # -- retiming ---------------------------------------------------------------------------
     def _given_demand(
@@ -418,26 +210,32 @@ class RetimingService:
         return out
 
     def _optimize(
-        self, net: str, xs: list[Intersection], demand: list[dict[str, float]],
+        self, net: LoadedNetwork, xs: list[Intersection], demand: list[dict[str, float]],
         current: list[Plan | None],
     ) -> list[Optimized | str]:
-        """Optimizer output per intersection, or the error text; a failure stays local."""
+        """Optimizer output per intersection, or the error text; a failure stays local.
+
+        The intersections retimed together are coordinated over the platoon links among
+        them; when the whole batch fails, each is retried alone (uncoordinated).
+        """
         if not xs:
             return []
         t0 = time.perf_counter()
+        links = links_among(net, [x.id for x in xs])
         try:
-            result: list[Optimized | str] = list(self.optimizer(xs, demand, current))
+            result: list[Optimized | str] = list(
+                self.optimizer(xs, demand, current, links, self.core))
             if len(result) != len(xs):
                 raise RuntimeError(f"optimizer returned {len(result)} plans for {len(xs)}")
         except Exception:
-            log.exception("batch optimization of %s failed; retrying one by one", net)
+            log.exception("batch optimization of %s failed; retrying one by one", net.name)
             result = []
             for x, d, c in zip(xs, demand, current, strict=True):
                 try:
-                    result.append(self.optimizer([x], [d], [c])[0])
+                    result.append(self.optimizer([x], [d], [c], [], self.core)[0])
                 except Exception as exc:
                     result.append(f"optimization failed: {type(exc).__name__}: {exc}")
-        self.metrics.optimization_duration.labels(net).observe(time.perf_counter() - t0)
+        self.metrics.optimization_duration.labels(net.name).observe(time.perf_counter() - t0)
         return result
 
     def retime(
@@ -467,7 +265,7 @@ class RetimingService:
             current = [stored[x.id].to_plan() if x.id in stored else None for x in xs]
             todo = [i for i, d in enumerate(demands) if d is not None]
             proposals = self._optimize(
-                network, [xs[i] for i in todo], [demands[i] or {} for i in todo],
+                net, [xs[i] for i in todo], [demands[i] or {} for i in todo],
                 [current[i] for i in todo])
             by_index = dict(zip(todo, proposals, strict=True))
             plans = [self._decide(x, by_index.get(i), errors[i], current[i], demands[i])
@@ -489,17 +287,25 @@ class RetimingService:
         self, x: Intersection, proposal: Optimized | str | None, error: str | None,
         current: Plan | None, demand: dict[str, float] | None,
     ) -> NewPlan:
+        """The proposal if it passes every rule, else a fallback plan with the reason."""
         details: dict[str, object] = {"demand_veh_h": demand}
         if isinstance(proposal, Optimized):
             details.update(delay_s=proposal.delay, flags=list(proposal.flags),
                            degree_of_saturation=proposal.degree_of_saturation)
             error = proposal.error
             if error is None:
-                plan = Plan(x.id, proposal.plan.cycle, tuple(proposal.plan.greens),
-                            proposal.plan.offset, "optimized")
+                p = proposal.plan
+                offset = p.offset
+                if not proposal.coordinated and current is not None and p.cycle > 0:
+                    # no platoon to follow: keep the signal's phase with its neighbours
+                    offset = current.offset % p.cycle
+                plan = Plan(x.id, p.cycle, tuple(p.greens), offset, "optimized")
                 try:
                     check_plan(x, plan)
-                    return NewPlan(plan, None, details)
+                    error = change_limit_error(plan, current, self.core, proposal.flags)
+                    if error is None:
+                        return NewPlan(plan, None, details)
+                    error = f"optimized plan rejected: {error}"
                 except PlanError as exc:
                     error = f"optimized plan rejected: {exc}"
         elif isinstance(proposal, str):
@@ -582,61 +388,3 @@ class RetimingService:
             return plans_additional_xml(net.intersections, plans)
         except PlanError as exc:
             raise Conflict(f"a stored plan no longer fits the network: {exc}") from exc
-
-    def ready(self) -> None:
-        self.repo.ping()
-
-
-class Scheduler:
-    """Retimes every loaded network each ``interval_s`` from its latest detector data."""
-
-    def __init__(self, service: RetimingService, interval_s: float) -> None:
-        self.service = service
-        self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._due: dict[str, float] = {}
-        self._next_prune = 0.0
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="signal-opt-scheduler",
-                                        daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(min(1.0, self.interval_s / 4)):
-            self.run_due(time.monotonic())
-
-    def run_due(self, now: float) -> list[str]:
-        """Retime the networks whose time has come; returns their names. Never raises."""
-        done = []
-        for net in self.service.networks():
-            due = self._due.setdefault(net.name, now + self.interval_s)
-            if now < due or self._stop.is_set():
-                continue
-            self._due[net.name] = now + self.interval_s
-            try:
-                self.service.retime(net.name, trigger="schedule")
-            except Exception:
-                log.exception("scheduled retiming of %s failed", net.name)
-                self.service.metrics.scheduler_errors.labels(net.name).inc()
-            self.service.metrics.scheduler_last_run.labels(net.name).set(time.time())
-            done.append(net.name)
-        if now >= self._next_prune:
-            self._next_prune = now + 3600.0
-            days = self.service.settings.readings_retention_days
-            try:
-                self.service.repo.prune_readings(int((time.time() - days * 86400) * 1000))
-            except Exception:
-                log.exception("pruning old readings failed")
-        return done
