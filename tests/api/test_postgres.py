@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import pwd
 import threading
+import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -119,3 +122,38 @@ def test_upload_stored_in_postgres(pg_client: TestClient, tmp_path: Path) -> Non
                files={"file": ("pgrid.net.xml", net.read_bytes())})
     assert r.status_code == 201, r.text
     assert c.app.state.service.repo.network_xml(r.json()["name"]) == net.read_bytes()
+
+
+def test_replicas_on_postgres_retime_once(make_client: Callable[..., TestClient],
+                                          settings: Settings, pg_url: str) -> None:
+    from tests.api.test_scheduler import replicas_retime_once
+
+    replicas_retime_once(make_client, settings.model_copy(update={"database_url": pg_url}))
+
+
+def test_two_running_replicas_share_the_schedule(make_client: Callable[..., TestClient],
+                                                 settings: Settings, pg_url: str) -> None:
+    """Two apps with their scheduler threads on one PostgreSQL: each scheduled retiming
+    runs once (consecutive runs at least one interval apart), not once per replica."""
+    interval = 1.0
+    s = settings.model_copy(update={"database_url": pg_url, "scheduler_enabled": True,
+                                    "retime_interval_s": interval})
+    from sqlalchemy import text
+
+    first = make_client(settings=settings.model_copy(update={"database_url": pg_url}))
+    with first.app.state.service.repo.engine.begin() as conn:  # a fresh schedule
+        conn.execute(text("DELETE FROM scheduler_leases"))
+    t0 = datetime.now(UTC)
+    apps = [make_client(settings=s) for _ in range(2)]
+    time.sleep(6.0)
+    for c in apps:
+        c.app.state.scheduler.stop()
+    elapsed = (datetime.now(UTC) - t0).total_seconds()
+    runs = [r for r in apps[0].app.state.service.repo.retimings(NETWORK, 1000)
+            if r.trigger == "schedule" and r.started_at >= t0]
+    starts = sorted(r.started_at.timestamp() for r in runs)
+    gaps = [b - a for a, b in pairwise(starts)]
+    print(f"replicas: 2, interval {interval} s, {elapsed:.1f} s: {len(runs)} scheduled "
+          f"retimings, smallest gap {min(gaps, default=0):.2f} s")
+    assert 2 <= len(runs) <= elapsed / interval + 1
+    assert all(g >= 0.9 * interval for g in gaps)

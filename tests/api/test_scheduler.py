@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -71,3 +72,52 @@ def test_scheduler_thread_runs_in_the_service(make_client: Callable[..., TestCli
     client.app.state.scheduler.stop()
     r = client.get("/readyz")
     assert r.status_code == 503 and r.json()["scheduler"] == "stopped"
+
+
+def _race(services: list, now: float) -> list[str]:  # type: ignore[type-arg]
+    """Each service's own scheduler runs what is due at ``now``, all at the same time."""
+    scheds = [Scheduler(s, interval_s=640.0) for s in services]
+    for sched in scheds:  # first sight: due one interval later
+        sched.run_due(now - 640.0)
+    done: list[str] = []
+    barrier = threading.Barrier(len(scheds))
+
+    def go(sched: Scheduler) -> None:
+        barrier.wait()
+        done.extend(sched.run_due(now))
+
+    threads = [threading.Thread(target=go, args=(s,)) for s in scheds]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return done
+
+
+def replicas_retime_once(make_client: Callable[..., TestClient], settings) -> None:  # type: ignore[no-untyped-def]
+    """Three replicas (apps) on one database, racing for the same due run: one wins."""
+    services = [make_client(settings=settings).app.state.service for _ in range(3)]
+    now = time.time()
+    before = len(services[0].repo.retimings(NETWORK, 1000))
+    assert _race(services, now).count(NETWORK) == 1
+    runs = services[0].repo.retimings(NETWORK, 1000)
+    assert len(runs) == before + 1 and runs[0].trigger == "schedule"
+    # the next occurrence, again raced: again exactly one
+    assert _race(services, now + 640.0).count(NETWORK) == 1
+    assert len(services[0].repo.retimings(NETWORK, 1000)) == before + 2
+
+
+def test_replicas_on_one_sqlite_file_retime_once(make_client: Callable[..., TestClient],
+                                                 settings) -> None:  # type: ignore[no-untyped-def]
+    replicas_retime_once(make_client, settings)
+
+
+def test_schedule_survives_a_restart(make_client: Callable[..., TestClient],
+                                     settings) -> None:  # type: ignore[no-untyped-def]
+    service = make_client(settings=settings).app.state.service
+    assert Scheduler(service, 640.0).run_due(1000.0) == []
+    # a new replica (or this one restarted) does not retime before the stored due time...
+    again = make_client(settings=settings).app.state.service
+    assert Scheduler(again, 640.0).run_due(1500.0) == []
+    # ...and an overdue run goes to whoever is up
+    assert Scheduler(again, 640.0).run_due(1640.0) == [NETWORK]
