@@ -140,3 +140,57 @@ def test_one_failing_intersection_never_stops_the_others(
                 assert plan["source"] == "fallback" and message in plan["error"]
             else:
                 assert plan["source"] == "optimized"
+
+
+def test_network_retime_coordinates_linked_signals(client: TestClient,
+                                                   operator: dict[str, str]) -> None:
+    net = client.app.state.service.network(NETWORK)
+    assert net.links and all(lk.travel_time <= 60.0 for lk in net.links)
+    demand = {x.id: {g.id: 250.0 for g in x.lane_groups} for x in net.intersections}
+    body = client.post(f"{NET}/retime", headers=operator, json={"demand": demand}).json()
+    plans = {p["intersection_id"]: p for p in body["plans"]}
+    shared = 0
+    for lk in net.links:
+        up, down = (plans[net.intersections[i].id] for i in (lk.up, lk.down))
+        if "NOT_COORDINATED" in up["flags"] + down["flags"]:
+            continue
+        ratio = max(up["cycle_s"], down["cycle_s"]) / min(up["cycle_s"], down["cycle_s"])
+        assert min(abs(ratio - 1), abs(ratio - 2)) < 1e-6, (up, down)
+        shared += 1
+    assert shared > 0
+
+
+def test_links_among_a_subset(client: TestClient) -> None:
+    from signal_opt.service import links_among
+
+    net = client.app.state.service.network(NETWORK)
+    lk = net.links[0]
+    a, b = net.intersections[lk.up].id, net.intersections[lk.down].id
+    sub = links_among(net, [b, a])
+    assert sub and all({s.up, s.down} <= {0, 1} for s in sub)
+    assert any(s.up == 1 and s.down == 0 and s.travel_time == lk.travel_time for s in sub)
+    assert links_among(net, [a]) == []
+
+
+def test_single_retime_keeps_the_offset(client: TestClient, operator: dict[str, str]) -> None:
+    """Retimed alone, an intersection has no platoon to follow: it keeps its phase."""
+    x = max(_xs(client), key=lambda x: x.base_plan().offset)
+    body = client.post(f"{NET}/intersections/{x.id}/retime", headers=operator,
+                       json={"demand": {g.id: 300.0 for g in x.lane_groups}}).json()
+    [plan] = body["plans"]
+    assert plan["source"] == "optimized"
+    assert abs(plan["offset_s"] - x.base_plan().offset % plan["cycle_s"]) < 1e-6
+    _check(client, plan)
+
+
+def test_change_limits_hold(client: TestClient, operator: dict[str, str]) -> None:
+    core = client.app.state.service.core
+    assert (core.max_cycle_change, core.max_green_change) == (20.0, 15.0)
+    x = _xs(client)[2]
+    base = x.base_plan()
+    body = client.post(f"{NET}/intersections/{x.id}/retime", headers=operator,
+                       json={"demand": {g.id: 1500.0 for g in x.lane_groups}}).json()
+    [plan] = body["plans"]
+    if "CHANGE_LIMITS_RELAXED" not in plan["flags"]:
+        assert abs(plan["cycle_s"] - base.cycle) <= 20.0 + 1e-6
+        assert all(abs(g - b) <= 15.0 + 1e-6 for g, b in zip(plan["greens_s"], base.greens))
