@@ -56,10 +56,12 @@ class Backend(Protocol):
 
 
 def execute(specs: Sequence[RunSpec], backend: Backend, retries: int,
-            on_outcome: Callable[[Outcome], None]) -> None:
+            on_outcome: Callable[[Outcome], None],
+            on_retry: Callable[[int, int, str], None] | None = None) -> None:
     """Run each spec until it succeeds or has had ``retries + 1`` attempts.
 
-    ``on_outcome`` is called once per spec, as soon as its last attempt ends.
+    ``on_outcome`` is called once per spec, as soon as its last attempt ends;
+    ``on_retry(index, attempt, error)`` when an attempt failed and another one follows.
     """
     pending = deque(range(len(specs)))
     attempts = [0] * len(specs)
@@ -75,6 +77,8 @@ def execute(specs: Sequence[RunSpec], backend: Backend, retries: int,
                 running -= 1
                 row = result.get("row")
                 if row is None and attempts[i] <= retries:
+                    if on_retry is not None:
+                        on_retry(i, attempts[i], str(result.get("error", "")))
                     pending.appendleft(i)  # a retry goes first: its cell is the oldest
                     continue
                 on_outcome(Outcome(i, attempts[i], row, str(result.get("error", "")),

@@ -103,7 +103,10 @@ def run_sweep(grid: SweepGrid, out: str | Path, executor: str = "process",
             tries = f" after {o.attempts} attempts" if o.attempts > 1 else ""
             log(f"[{finished}/{len(todo)}] {c.describe()}: {note}{tries}")
 
-        execute([specs[c.key] for c in todo], backend, retries, record)
+        def retry(i: int, attempt: int, error: str) -> None:
+            log(f"retry {todo[i].describe()}: attempt {attempt} of {retries + 1} failed: {error}")
+
+        execute([specs[c.key] for c in todo], backend, retries, record, retry)
     in_grid = {c.key for c in cells}
     rows = [done[c.key] for c in cells]
     write_rows(out / RESULTS, rows + [r for k, r in done.items() if k not in in_grid])
