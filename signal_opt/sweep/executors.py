@@ -152,8 +152,9 @@ def import_ray() -> Any:
 class RayBackend:
     """Ray tasks (``num_cpus=1``, a fresh worker per task); retries are the driver's.
 
-    Connects to ``address`` (``auto`` or ``ray://host:10001``) or starts a local Ray
-    with ``jobs`` CPUs; a Ray already initialised by the caller is used as it is.
+    Connects to ``address`` (``auto``, ``host:6379`` or ``ray://host:10001``; default
+    ``$RAY_ADDRESS``) or starts a local Ray with ``jobs`` CPUs; a Ray already initialised
+    by the caller is used as it is (and left running).
     """
 
     def __init__(self, jobs: int, address: str | None = None, fn: TaskFn = run_cell) -> None:
@@ -161,10 +162,16 @@ class RayBackend:
         self._ray = ray
         self._owns = not ray.is_initialized()
         if self._owns:
-            if address:
-                ray.init(address=address, include_dashboard=False, log_to_driver=False)
-            else:
-                ray.init(num_cpus=max(1, jobs), include_dashboard=False, log_to_driver=False)
+            address = address or os.environ.get("RAY_ADDRESS")
+            try:
+                if address:  # an existing cluster sizes itself; Ray Client takes few options
+                    ray.init(address=address)
+                else:
+                    ray.init(num_cpus=max(1, jobs), include_dashboard=False,
+                             log_to_driver=False)
+            except (ConnectionError, ValueError, RuntimeError) as exc:
+                where = f"the Ray cluster at {address}" if address else "a local Ray"
+                raise SweepError(f"cannot start or reach {where}: {exc}") from exc
         # max_retries=0: a dead worker comes back to execute() and counts as an attempt
         remote = ray.remote(num_cpus=1, max_retries=0, max_calls=1)(fn)
         fault = os.environ.get(FAULT_ENV)
