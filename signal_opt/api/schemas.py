@@ -233,4 +233,32 @@ class KeyCreatedPublic(KeyPublic):
 
 
 class ErrorPublic(BaseModel):
-    detail: str | list[dict[str, Any]]
+    detail: str | list[dict[str, Any]] = Field(
+        description="What is wrong: a sentence, or (422) a list of "
+                    "`{loc, msg, type}` naming each offending field.")
+
+
+_ERRORS = {
+    400: "The body is not valid JSON (or form data).",
+    401: "Missing, unknown or revoked API key.",
+    403: "The key's role is too low for this route.",
+    404: "Unknown network, intersection, version or retiming.",
+    409: "The request conflicts with what is stored.",
+    413: "Request body larger than the limit.",
+    422: "Invalid input; `detail` names each offending field.",
+    503: "Storage unavailable; retry later.",
+}
+
+PROTECTED = (401, 403, 404, 422, 503)
+"""Statuses every ``/v1`` route can answer with."""
+
+BODY = (400, 413)
+"""Further statuses of every route that reads a body."""
+
+MAX_ID = 2**31 - 1
+"""Largest version / retiming id / offset accepted (beyond: 422, not a database overflow)."""
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` documenting error ``codes`` with the :class:`ErrorPublic` body."""
+    return {c: {"model": ErrorPublic, "description": _ERRORS[c]} for c in codes}

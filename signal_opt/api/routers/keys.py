@@ -6,14 +6,23 @@ from fastapi import APIRouter, status
 
 from signal_opt.api.deps import Admin, ServiceDep
 from signal_opt.api.routers import API_PREFIX
-from signal_opt.api.schemas import KeyCreatedPublic, KeyCreateIn, KeyPublic
+from signal_opt.api.schemas import (
+    BODY,
+    PROTECTED,
+    KeyCreatedPublic,
+    KeyCreateIn,
+    KeyPublic,
+    error_responses,
+)
 from signal_opt.service import NotFound
 
-router = APIRouter(prefix=f"{API_PREFIX}/keys", tags=["api keys"])
+router = APIRouter(prefix=f"{API_PREFIX}/keys", tags=["api keys"],
+                   responses=error_responses(*PROTECTED))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create an API key",
-             description="The token is in this response only; store it now.")
+             description="The token is in this response only; store it now.",
+             responses=error_responses(*BODY))
 def create_key(body: KeyCreateIn, service: ServiceDep, _: Admin) -> KeyCreatedPublic:
     key, token = service.repo.create_key(body.role, body.name)
     return KeyCreatedPublic(**KeyPublic.of(key).model_dump(), token=token)

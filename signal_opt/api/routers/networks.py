@@ -8,11 +8,19 @@ from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
 
 from signal_opt.api.deps import Admin, ServiceDep, Viewer
 from signal_opt.api.routers import API_PREFIX
-from signal_opt.api.schemas import DetectorPublic, IntersectionPublic, NetworkPublic
+from signal_opt.api.schemas import (
+    BODY,
+    PROTECTED,
+    DetectorPublic,
+    IntersectionPublic,
+    NetworkPublic,
+    error_responses,
+)
 from signal_opt.api.uploads import UploadError, check_net_xml
 from signal_opt.service import InvalidInput
 
-router = APIRouter(prefix=f"{API_PREFIX}/networks", tags=["networks"])
+router = APIRouter(prefix=f"{API_PREFIX}/networks", tags=["networks"],
+                   responses=error_responses(*PROTECTED))
 
 
 @router.get("", summary="List the registered networks")
@@ -24,7 +32,8 @@ def list_networks(service: ServiceDep, _: Viewer) -> list[NetworkPublic]:
              description="Upload a SUMO `.net.xml` (multipart field `file`). It must be safe, "
                          "well-formed XML without DTD or entities, within the upload size "
                          "limit, and contain traffic lights. Every intersection starts at "
-                         "plan version 1, the network's own program.")
+                         "plan version 1, the network's own program.",
+             responses=error_responses(409, *BODY))
 def register_network(
     service: ServiceDep,
     _: Admin,

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from signal_opt.api.deps import Admin, ServiceDep, Viewer
 from signal_opt.api.routers import API_PREFIX
-from signal_opt.api.schemas import PlanPublic
+from signal_opt.api.schemas import MAX_ID, PROTECTED, PlanPublic, error_responses
 
-router = APIRouter(prefix=f"{API_PREFIX}/networks/{{network}}", tags=["plans"])
+router = APIRouter(prefix=f"{API_PREFIX}/networks/{{network}}", tags=["plans"],
+                   responses=error_responses(*PROTECTED))
 _ONE = "/intersections/{intersection_id}"
+Version = Annotated[int, Path(ge=1, le=MAX_ID, description="plan version (1: the network's own)")]
 
 
 @router.get("/plans", summary="Current plan of every intersection (or of `intersection`)")
@@ -26,7 +28,8 @@ def current_plans(
             response_class=Response,
             responses={200: {"content": {"application/xml": {}},
                              "description": "`<additional>` with one `<tlLogic>` per "
-                                            "intersection; load it with sumo -a FILE"}})
+                                            "intersection; load it with sumo -a FILE"},
+                       **error_responses(409)})
 def export_plans(
     network: str, service: ServiceDep, _: Viewer,
     intersection: Annotated[list[str] | None, Query()] = None,
@@ -46,20 +49,21 @@ def current_plan(network: str, intersection_id: str, service: ServiceDep, _: Vie
 def plan_history(
     network: str, intersection_id: str, service: ServiceDep, _: Viewer,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[PlanPublic]:
     return [PlanPublic.of(p) for p in service.history(network, intersection_id, limit, offset)]
 
 
 @router.get(_ONE + "/plans/{version}", summary="One past plan version")
-def plan_version(network: str, intersection_id: str, version: int, service: ServiceDep,
+def plan_version(network: str, intersection_id: str, version: Version, service: ServiceDep,
                  _: Viewer) -> PlanPublic:
     return PlanPublic.of(service.plan_version(network, intersection_id, version))
 
 
 @router.post(_ONE + "/plans/{version}/rollback", status_code=201,
              summary="Roll back to a past version",
-             description="Stores the past plan again as a new, current version.")
-def rollback(network: str, intersection_id: str, version: int, service: ServiceDep,
+             description="Stores the past plan again as a new, current version.",
+             responses=error_responses(409))
+def rollback(network: str, intersection_id: str, version: Version, service: ServiceDep,
              _: Admin) -> PlanPublic:
     return PlanPublic.of(service.rollback(network, intersection_id, version))

@@ -4,21 +4,30 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Path, Query
 
 from signal_opt.api.deps import Operator, ServiceDep, Viewer
 from signal_opt.api.routers import API_PREFIX
-from signal_opt.api.schemas import RetimeOneRequest, RetimeRequest, RetimingPublic
+from signal_opt.api.schemas import (
+    BODY,
+    MAX_ID,
+    PROTECTED,
+    RetimeOneRequest,
+    RetimeRequest,
+    RetimingPublic,
+    error_responses,
+)
 from signal_opt.service import NotFound
 
-router = APIRouter(prefix=f"{API_PREFIX}/networks/{{network}}", tags=["retiming"])
+router = APIRouter(prefix=f"{API_PREFIX}/networks/{{network}}", tags=["retiming"],
+                   responses=error_responses(*PROTECTED))
 
 _DOC = ("Each retimed intersection gets a new plan version: the optimized plan, or a safe "
         "fallback (its current plan, else the network's own) with the reason in `error`.")
 
 
 @router.post("/retime", summary="Retime a network or some of its intersections",
-             description=_DOC)
+             description=_DOC, responses=error_responses(*BODY))
 def retime_network(
     network: str, service: ServiceDep, _: Operator,
     request: Annotated[RetimeRequest | None, Body()] = None,
@@ -29,7 +38,7 @@ def retime_network(
 
 
 @router.post("/intersections/{intersection_id}/retime", summary="Retime one intersection",
-             description=_DOC)
+             description=_DOC, responses=error_responses(*BODY))
 def retime_one(
     network: str, intersection_id: str, service: ServiceDep, _: Operator,
     request: Annotated[RetimeOneRequest | None, Body()] = None,
@@ -50,8 +59,8 @@ def list_retimings(
 
 
 @router.get("/retimings/{retiming_id}", summary="One retiming with the plans it stored")
-def get_retiming(network: str, retiming_id: int, service: ServiceDep, _: Viewer
-                 ) -> RetimingPublic:
+def get_retiming(network: str, retiming_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+                 service: ServiceDep, _: Viewer) -> RetimingPublic:
     service.network(network)
     found = service.repo.retiming(network, retiming_id)
     if found is None:
