@@ -280,15 +280,24 @@ def _serves(state: str, link_indices: Iterable[int]) -> bool:
 _MOVEMENT = {"s": "through", "l": "left", "L": "left", "r": "right", "R": "right", "t": "uturn"}
 
 
-def _opposed(members: list[Link], states: list[str], conflicts: frozenset[tuple[int, int]]) -> bool:
-    """Does a yielding (``g``) movement face a priority green it must wait for?"""
+def _opposed(
+    members: list[Link],
+    states: list[str],
+    conflicts: frozenset[tuple[int, int]],
+    crossings: frozenset[int] = frozenset(),
+) -> bool:
+    """Does a yielding (``g``) movement face a priority vehicle green it must wait for?
+
+    Pedestrian crossings do not count: their volume is unknown to the detectors, and a
+    turn yielding to light pedestrian traffic loses little of its saturation flow.
+    """
     for state in states:
         for link in members:
             if state[link.index] != "g":
                 continue
             for i, j in conflicts:
                 other = j if i == link.index else i if j == link.index else None
-                if other is not None and state[other] == "G":
+                if other is not None and other not in crossings and state[other] == "G":
                     return True
     return False
 
@@ -300,6 +309,7 @@ def _lane_groups(
     conflicts: frozenset[tuple[int, int]],
 ) -> list[LaneGroup]:
     states = [p.state for p in stage_phases]
+    crossings = frozenset(lk.index for lk in links if lk.is_crossing)
     keyed: dict[tuple[str, tuple[int, ...]], list[Link]] = defaultdict(list)
     for link in links:
         if link.is_crossing:
@@ -326,7 +336,7 @@ def _lane_groups(
             "right": rules.right_factor,
             "uturn": rules.uturn_factor,
         }[movement]
-        if max(sig) == 1 and _opposed(members, states, conflicts):
+        if max(sig) == 1 and _opposed(members, states, conflicts, crossings):
             factor *= rules.permitted_factor  # only ever yields to opposing traffic
         sat = rules.saturation_per_lane * sum(shares) * factor
         gid = f"{edge}:{movement}"
