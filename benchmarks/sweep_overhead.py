@@ -78,7 +78,8 @@ def main() -> None:
         keep("process pool", {"start-up s": 0.0, **timed_sweep(grid, "process", args.jobs, root),
                               "no-op task s": timed_noop("process", args.jobs, n)})
         t0 = time.perf_counter()
-        ray.init(num_cpus=args.jobs, include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=args.jobs, include_dashboard=False,
+                 log_to_driver=False)
         start = time.perf_counter() - t0
         try:  # the sweep finds Ray initialised and uses it, so start-up is timed apart
             keep("local Ray", {"start-up s": start, **timed_sweep(grid, "ray", args.jobs, root),

@@ -167,7 +167,8 @@ class RayBackend:
                 if address:  # an existing cluster sizes itself; Ray Client takes few options
                     ray.init(address=address)
                 else:
-                    ray.init(num_cpus=max(1, jobs), include_dashboard=False,
+                    # "local": a new instance even if a cluster runs on this machine
+                    ray.init(address="local", num_cpus=max(1, jobs), include_dashboard=False,
                              log_to_driver=False)
             except (ConnectionError, ValueError, RuntimeError) as exc:
                 where = f"the Ray cluster at {address}" if address else "a local Ray"
