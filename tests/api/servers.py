@@ -1,13 +1,16 @@
 """Throwaway servers on 127.0.0.1 for the suites that need real ones: PostgreSQL,
-Prometheus, and the service itself under uvicorn (in a thread of the test process)."""
+Prometheus, and the service itself: under uvicorn in a thread of the test process, or as
+a real ``signal-opt serve`` child process (crash and load suites)."""
 
 from __future__ import annotations
 
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -130,3 +133,61 @@ def prometheus_server(target: str, tmp: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+class ServiceProcess:
+    """``signal-opt serve`` as a real child process on 127.0.0.1 with a SQLite file.
+
+    Only ``yizhuang_core`` is bundled, the scheduler is off; ``kill()`` sends SIGKILL (no
+    clean shutdown), ``start()`` again restarts it on the same database and port.
+    """
+
+    def __init__(self, tmp: Path, networks_dir: Path, **env: str) -> None:
+        self.tmp = tmp
+        self.db = tmp / "service.db"
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = tmp / "server.log"
+        self.env = {**os.environ, "SIGNAL_OPT_DATABASE_URL": f"sqlite:///{self.db}",
+                    "SIGNAL_OPT_NETWORKS_DIR": str(networks_dir),
+                    "SIGNAL_OPT_SCHEDULER_ENABLED": "false", "OMP_NUM_THREADS": "1", **env}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 120.0) -> None:
+        exe = Path(sys.executable).with_name("signal-opt")
+        cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "signal_opt.cli"]
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([*cmd, "serve", "--port", str(self.port)],
+                                         env=self.env, stdout=log, stderr=log)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the service exited: {self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.base}/readyz", timeout=2, trust_env=False
+                             ).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the service did not become ready")
+            time.sleep(0.1)
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def kill(self) -> None:
+        """SIGKILL: the process gets no chance to flush or close anything."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
