@@ -37,6 +37,7 @@ from signal_opt.storage import (
     Repository,
     RetimingRecord,
     StoredPlan,
+    hash_token,
     utcnow,
 )
 
@@ -87,15 +88,18 @@ class RetimingService:
 
     # -- API keys (a short cache: a revocation elsewhere takes effect within KEY_CACHE_S) --
     def authenticate(self, token: str) -> ApiKey | None:
+        """The live key of ``token``; storage compares hashes with ``hmac.compare_digest``,
+        and the cache is keyed by the token's hash, never the token itself."""
         now = time.monotonic()
-        cached = self._keys.get(token)
+        digest = hash_token(token)
+        cached = self._keys.get(digest)
         if cached is not None and cached[1] > now:
             return cached[0]
         key = self.repo.authenticate(token)
         if key is not None:
             if len(self._keys) > 10_000:
                 self._keys.clear()
-            self._keys[token] = (key, now + KEY_CACHE_S)
+            self._keys[digest] = (key, now + KEY_CACHE_S)
         return key
 
     def revoke_key(self, key_id: str) -> ApiKey | None:
