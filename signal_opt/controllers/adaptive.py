@@ -164,6 +164,8 @@ class AdaptiveController(Controller):
             if faulty:
                 details["faulty_detectors"] = faulty
             plan = replace(plan, details=details)
+            # The heaviest stage (the longest green) carries the green wave: it never gaps out.
+            self.coordinated[x.id] = max(range(len(plan.greens)), key=lambda k: plan.greens[k])
             try:
                 self.driver.request(plan)
             except ValueError:
@@ -203,7 +205,7 @@ class AdaptiveController(Controller):
 
 
 def _main_stage(x) -> int:
-    """The stage with the longest base green: kept in full for the green wave."""
+    """Until the first retiming: the stage with the longest base green."""
     return int(max(range(len(x.stages)), key=lambda k: x.stages[k].base_green))
 
 
