@@ -31,7 +31,7 @@ def make_controller(name: str, **options: Any) -> Controller:
     if name == "max-pressure":
         from signal_opt.controllers.max_pressure import MaxPressureController
 
-        return MaxPressureController()
+        return MaxPressureController(**{k: v for k, v in options.items() if k in ("hold",)})
     if name == "adaptive":
         from signal_opt.controllers.adaptive import AdaptiveController
 

@@ -38,6 +38,8 @@ class AdaptiveSettings:
     """Seconds of data before the first retiming."""
     gap_out: bool = True
     gap: float = 3.0
+    skip_empty: bool = True
+    """Skip a stage nobody waits for (its queue zones are empty)."""
     coordinate: bool = True
     max_cycle_change: float = 20.0
     max_green_change: float = 15.0
@@ -46,6 +48,9 @@ class AdaptiveSettings:
     this degree of saturation (None: least predicted delay)."""
     max_green_factor: float = 1.5
     """Isolated signals may extend a green up to this multiple of its planned green."""
+    isolate_below: float = 0.6
+    """A signal whose busiest lane group is below this degree of saturation runs fully
+    actuated (its cycle floats) until demand rises again."""
     max_link_time: float = 60.0
     """Signals further apart than this (s of travel) are not coordinated."""
 
@@ -75,7 +80,8 @@ class AdaptiveController(Controller):
         # Platoons disperse on long links: coordinate only signals close enough to gain.
         self.links = [lk for lk in links if lk.travel_time <= self.settings.max_link_time]
         linked = {lk.up for lk in self.links} | {lk.down for lk in self.links}
-        self.floating_ids = {x.id for i, x in enumerate(ctx.intersections) if i not in linked}
+        self.unlinked_ids = {x.id for i, x in enumerate(ctx.intersections) if i not in linked}
+        self.floating_ids = set(self.unlinked_ids)
         self.period = min((float(getattr(s, "period", 60.0)) for s in ctx.detectors), default=60.0)
         by_kind: dict[str, dict[str, list[str]]] = {"stopline": {}, "queue": {}}
         for s in ctx.detectors:
@@ -108,7 +114,7 @@ class AdaptiveController(Controller):
         self.reader = sim.read_detectors(per_step=actuate, intervals=True, gaps=actuate)
         self.driver = sim.drive(
             early_end=self._early_end if actuate else None,
-            skip=self._skip if actuate else None,
+            skip=self._skip if actuate and self.settings.skip_empty else None,
             extend=self._extend if actuate else None,
             floating=lambda tls_id: tls_id in self.floating_ids,
         )
@@ -152,8 +158,8 @@ class AdaptiveController(Controller):
         for i, (x, plan) in enumerate(zip(xs, outcome.plans)):
             details: dict[str, object] = {"flags": plan.details.get("flags", [])}
             dos = result.degree_of_saturation[i][: len(x.lane_groups)]
-            if dos.size and np.isfinite(dos).any():
-                details["max_degree_of_saturation"] = round(float(np.nanmax(dos)), 3)
+            max_dos = float(np.nanmax(dos)) if dos.size and np.isfinite(dos).any() else 1.0
+            details["max_degree_of_saturation"] = round(max_dos, 3)
             if est.fallback[i] or not _finite_plan(plan):
                 plan = replace(x.base_plan(), source="fallback")
                 self.fallbacks += 1
@@ -166,6 +172,12 @@ class AdaptiveController(Controller):
             plan = replace(plan, details=details)
             # The heaviest stage (the longest green) carries the green wave: it never gaps out.
             self.coordinated[x.id] = max(range(len(plan.greens)), key=lambda k: plan.greens[k])
+            # Light traffic: a fixed cycle buys little; run fully actuated (floating cycle).
+            light = max_dos < self.settings.isolate_below
+            if light or x.id in self.unlinked_ids:
+                self.floating_ids.add(x.id)
+            else:
+                self.floating_ids.discard(x.id)
             try:
                 self.driver.request(plan)
             except ValueError:

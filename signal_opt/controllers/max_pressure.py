@@ -1,7 +1,9 @@
 """``max-pressure``: Varaiya's max-pressure control from detector-like lane counts.
 
-At every decision point (each step once the current green has run its minimum) each
-signal picks the stage with the largest pressure: the sum, over the incoming lanes the
+At every decision point (each step once the current green has run its minimum and its
+``hold`` slot, as in Varaiya's slotted formulation: switching every few seconds would
+spend the cycle on yellow and all-red) each signal picks the stage with the largest
+pressure: the sum, over the incoming lanes the
 stage serves, of vehicles on the lane's queue detector minus vehicles on the queue
 detector of the lane it feeds (0 where the outgoing lane has none). It switches only when
 another stage's pressure is strictly higher; yellow and all-red always run in full
@@ -20,8 +22,9 @@ from signal_opt.sumo.simulation import RunContext, Simulation
 class MaxPressureController(Controller):
     name = "max-pressure"
 
-    def __init__(self, decision_interval: float = 1.0) -> None:
+    def __init__(self, decision_interval: float = 1.0, hold: float = 10.0) -> None:
         self.decision_interval = decision_interval
+        self.hold = hold
         self._plans: dict[str, tuple[list[str], np.ndarray, np.ndarray]] = {}
 
     def prepare(self, ctx: RunContext) -> list:
@@ -63,9 +66,9 @@ class MaxPressureController(Controller):
         assert sim.reader is not None and sim.driver is not None
         counts = sim.reader.queue_vehicles()
         for tls_id, (dets, w, present) in self._plans.items():
-            stage, _ = sim.driver.current_stage(tls_id)
-            if stage < 0:
-                continue
+            stage, started = sim.driver.current_stage(tls_id)
+            if stage < 0 or t - started < self.hold:
+                continue  # intergreen, or a green still inside its slot
             q = np.array([counts.get(d, 0) if p else 0 for d, p in zip(dets, present)], float)
             pressure = w @ q  # (P,)
             best = int(np.argmax(pressure))

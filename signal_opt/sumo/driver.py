@@ -299,7 +299,8 @@ class SignalDriver:
         plan = light.plan
         greens = quantize_greens(x, plan.greens, self.step_length)
         cycle = sum(greens) + x.lost_time
-        greens = self._seek_offset(x, plan, greens, cycle, t)
+        if self.floating is None or not self.floating(tls_id):
+            greens = self._seek_offset(x, plan, greens, cycle, t)  # a floating cycle has no offset
         light.cycle_start = t
         light.schedule = []
         end = t
