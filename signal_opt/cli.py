@@ -24,8 +24,9 @@ def _add_scenario(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--sumocfg", help="a SUMO configuration of your own scenario")
     src.add_argument("--network", help="a bundled network, e.g. yizhuang_core")
-    p.add_argument("--scale", type=float, default=1.0,
-                   help="demand scale (1.0 = base year, 1.2 = +20%%)")
+    p.add_argument(
+        "--scale", type=float, default=1.0, help="demand scale (1.0 = base year, 1.2 = +20%%)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--begin", type=float, default=None, help="simulation begin (s)")
     p.add_argument("--end", type=float, default=None, help="simulation end (s)")
@@ -51,13 +52,20 @@ def _parser() -> argparse.ArgumentParser:
     _add_scenario(s)
     s.add_argument("--controller", required=True, help=f"one of {', '.join(STRATEGIES)}")
     s.add_argument("--out", required=True, help="output folder")
-    s.add_argument("--backend", choices=["libsumo", "traci", "gui"], default="libsumo",
-                   help="libsumo (fast, default), traci (socket) or gui (sumo-gui over traci)")
+    s.add_argument(
+        "--backend",
+        choices=["libsumo", "traci", "gui"],
+        default="libsumo",
+        help="libsumo (fast, default), traci (socket) or gui (sumo-gui over traci)",
+    )
 
     c = sub.add_parser("compare", help="run several strategies on the same scenario and seed")
     _add_scenario(c)
-    c.add_argument("--controllers", default="fixed,webster,actuated,max-pressure",
-                   help="comma-separated strategies")
+    c.add_argument(
+        "--controllers",
+        default="fixed,webster,actuated,max-pressure",
+        help="comma-separated strategies",
+    )
     c.add_argument("--out", required=True)
     c.add_argument("--jobs", type=int, default=None, help="parallel simulations (default: cores)")
 
@@ -86,9 +94,18 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from signal_opt.runs import RunSpec, format_table, run_spec
 
-    spec = RunSpec(strategy=args.controller, out_dir=args.out, sumocfg=args.sumocfg,
-                   network=args.network, scale=args.scale, seed=args.seed, begin=args.begin,
-                   end=args.end, options=_options(args), backend=args.backend)
+    spec = RunSpec(
+        strategy=args.controller,
+        out_dir=args.out,
+        sumocfg=args.sumocfg,
+        network=args.network,
+        scale=args.scale,
+        seed=args.seed,
+        begin=args.begin,
+        end=args.end,
+        options=_options(args),
+        backend=args.backend,
+    )
     row = run_spec(spec)
     print(format_table([row]))
     print(f"outputs in {args.out}: tripinfo.xml metrics.json plans.jsonl")
@@ -104,9 +121,21 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     for n in names:
         make_controller(n, **_options(args))  # unknown names fail before any run
     out = Path(args.out)
-    specs = [RunSpec(strategy=n, out_dir=str(out / n), sumocfg=args.sumocfg,
-                     network=args.network, scale=args.scale, seed=args.seed, begin=args.begin,
-                     end=args.end, options=_options(args), progress=False) for n in names]
+    specs = [
+        RunSpec(
+            strategy=n,
+            out_dir=str(out / n),
+            sumocfg=args.sumocfg,
+            network=args.network,
+            scale=args.scale,
+            seed=args.seed,
+            begin=args.begin,
+            end=args.end,
+            options=_options(args),
+            progress=False,
+        )
+        for n in names
+    ]
     rows = run_many(specs, args.jobs)
     print(format_table(rows))
     scenario = args.network or Path(args.sumocfg).stem
@@ -118,8 +147,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from signal_opt.demo import run_demo
 
-    return run_demo(Path(args.out), network=args.network, seed=args.seed, jobs=args.jobs,
-                    end=args.end)
+    return run_demo(
+        Path(args.out), network=args.network, seed=args.seed, jobs=args.jobs, end=args.end
+    )
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -185,8 +215,19 @@ def _is_user_error(exc: Exception) -> bool:
     from signal_opt.sumo.scenario import ScenarioError
     from signal_opt.sumo.simulation import SimulationError
 
-    return isinstance(exc, (UsageError, UnknownStrategyError, PlanFileError, PlanError,
-                            NetworkError, ScenarioError, SimulationError, FileNotFoundError))
+    return isinstance(
+        exc,
+        (
+            UsageError,
+            UnknownStrategyError,
+            PlanFileError,
+            PlanError,
+            NetworkError,
+            ScenarioError,
+            SimulationError,
+            FileNotFoundError,
+        ),
+    )
 
 
 if __name__ == "__main__":

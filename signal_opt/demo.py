@@ -31,8 +31,17 @@ def demo_specs(out: Path, network: str, seed: int, end: float | None) -> list[Ru
     design = {"design": [str(p) for p in base_routes]}
 
     def spec(strategy: str, scale: float, label: str, options: dict | None = None) -> RunSpec:
-        return RunSpec(strategy=strategy, out_dir=str(out / label), network=network, scale=scale,
-                       seed=seed, end=end, options=options or {}, label=label, progress=False)
+        return RunSpec(
+            strategy=strategy,
+            out_dir=str(out / label),
+            network=network,
+            scale=scale,
+            seed=seed,
+            end=end,
+            options=options or {},
+            label=label,
+            progress=False,
+        )
 
     return [
         spec("webster", 1.0, "base-year-plan@1.0", design),
@@ -75,12 +84,18 @@ def check_targets(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def run_demo(out: Path, network: str = "yizhuang_core", seed: int = 0, jobs: int | None = None,
-             end: float | None = None) -> int:
+def run_demo(
+    out: Path,
+    network: str = "yizhuang_core",
+    seed: int = 0,
+    jobs: int | None = None,
+    end: float | None = None,
+) -> int:
     out.mkdir(parents=True, exist_ok=True)
     specs = demo_specs(out, network, seed, end)
-    print(f"signal-opt demo: {network}, {len(specs)} runs, seed {seed}, results in {out}/",
-          flush=True)
+    print(
+        f"signal-opt demo: {network}, {len(specs)} runs, seed {seed}, results in {out}/", flush=True
+    )
     rows = run_many(specs, jobs)
     print(format_table(rows))
     notes = check_targets(rows)

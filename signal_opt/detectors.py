@@ -112,7 +112,7 @@ class DemandEstimator:
             self.by_lane[d.lane][d.kind] = d
         self.health: dict[str, _Health] = {d.id: _Health() for d in detectors}
         self.new_faults: dict[str, int] = defaultdict(int)
-        """Faults detected since the last :meth:`estimate`, by kind."""
+        """Faults detected so far (each time a detector turns faulty), by kind."""
         self._sums: dict[str, float] = defaultdict(float)
         self._minutes: dict[str, int] = defaultdict(int)
         self._occ: dict[str, float] = defaultdict(float)
@@ -146,7 +146,7 @@ class DemandEstimator:
                 continue
             self._accept(det_id, health, r)
         # Stuck off: silent while the other loop of the same lane sees traffic.
-        for lane, dets in self.by_lane.items():
+        for dets in self.by_lane.values():
             loops = [d for k, d in dets.items() if k in ("stopline", "advance")]
             for d in loops:
                 r = readings.get(d.id)

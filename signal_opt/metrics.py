@@ -30,67 +30,86 @@ class Metrics:
         self._lock = threading.Lock()
 
         self.build_info = Gauge(
-            "signal_opt_build_info", "Version of the running service (always 1).",
-            ["version", "python"], registry=r,
+            "signal_opt_build_info",
+            "Version of the running service (always 1).",
+            ["version", "python"],
+            registry=r,
         )
         self.build_info.labels(signal_opt.__version__, platform.python_version()).set(1)
         self.http_request_duration = Histogram(
-            "signal_opt_http_request_duration_seconds", "HTTP request latency by route.",
-            ["method", "route", "status"], buckets=LATENCY_BUCKETS, registry=r,
+            "signal_opt_http_request_duration_seconds",
+            "HTTP request latency by route.",
+            ["method", "route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.retimings = Counter(
             "signal_opt_retiming_runs_total",
             "Retimings of a network or of some of its intersections, by trigger and outcome "
             "(ok: all optimized, partial: some on fallback, fallback: none optimized).",
-            ["network", "trigger", "outcome"], registry=r,
+            ["network", "trigger", "outcome"],
+            registry=r,
         )
         self.intersection_outcomes = Counter(
             "signal_opt_retiming_intersections_total",
             "Intersections retimed, by outcome (optimized or fallback).",
-            ["network", "outcome"], registry=r,
+            ["network", "outcome"],
+            registry=r,
         )
         self.optimization_duration = Histogram(
             "signal_opt_retiming_optimization_duration_seconds",
-            "Wall time of one optimization call of the core.", ["network"],
-            buckets=LATENCY_BUCKETS, registry=r,
+            "Wall time of one optimization call of the core.",
+            ["network"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.fallback_intersections = Gauge(
             "signal_opt_retiming_fallback_intersections",
             "Intersections whose latest retiming fell back to their current or base plan.",
-            ["network"], registry=r,
+            ["network"],
+            registry=r,
         )
         self.scheduler_last_run = Gauge(
             "signal_opt_scheduler_last_run_timestamp_seconds",
-            "Unix time of the last scheduled retiming of a network.", ["network"], registry=r,
+            "Unix time of the last scheduled retiming of a network.",
+            ["network"],
+            registry=r,
         )
         self.scheduler_errors = Counter(
             "signal_opt_scheduler_errors_total",
-            "Scheduled retimings that failed as a whole (storage down...).", ["network"],
+            "Scheduled retimings that failed as a whole (storage down...).",
+            ["network"],
             registry=r,
         )
         self.readings = Counter(
             "signal_opt_detector_readings_total",
             "Detector readings received, by result (stored, or duplicate of a stored one).",
-            ["network", "result"], registry=r,
+            ["network", "result"],
+            registry=r,
         )
         self.detector_faults = Counter(
             "signal_opt_detector_faults_total",
             "Detector faults found when estimating demand, by kind.",
-            ["network", "kind"], registry=r,
+            ["network", "kind"],
+            registry=r,
         )
         self.faulty_detectors = Gauge(
             "signal_opt_detector_faulty_detectors",
             "Detectors excluded as faulty at the latest retiming, by kind.",
-            ["network", "kind"], registry=r,
+            ["network", "kind"],
+            registry=r,
         )
         self.cycle = Gauge(
-            "signal_opt_plan_cycle_seconds", "Cycle length of the current plan.",
-            ["network", "intersection"], registry=r,
+            "signal_opt_plan_cycle_seconds",
+            "Cycle length of the current plan.",
+            ["network", "intersection"],
+            registry=r,
         )
         self.degree_of_saturation = Gauge(
             "signal_opt_plan_degree_of_saturation_ratio",
             "Highest predicted degree of saturation (v/c) of a lane group under the current plan.",
-            ["network", "intersection"], registry=r,
+            ["network", "intersection"],
+            registry=r,
         )
 
     def may_label(self, network: str, intersection: str) -> bool:

@@ -10,8 +10,9 @@ from typing import Any
 from signal_opt.runs import format_table
 
 
-def write_report(rows: Sequence[dict[str, Any]], out_dir: Path, title: str,
-                 notes: Sequence[str] = ()) -> Path:
+def write_report(
+    rows: Sequence[dict[str, Any]], out_dir: Path, title: str, notes: Sequence[str] = ()
+) -> Path:
     """``report.md``, ``results.json`` and ``timeseries.png`` in ``out_dir``."""
     import matplotlib
 

@@ -44,12 +44,11 @@ class RunSpec:
 def run_spec(spec: RunSpec) -> dict[str, Any]:
     """Run one spec; the row has the spec's identity, its metrics and its output folder."""
     out = Path(spec.out_dir)
-    scenario = resolve(
-        spec.sumocfg, spec.network, out, spec.scale, spec.seed, spec.begin, spec.end
-    )
+    scenario = resolve(spec.sumocfg, spec.network, out, spec.scale, spec.seed, spec.begin, spec.end)
     controller = make_controller(spec.strategy, **spec.options)
-    metrics = run(scenario, controller, out, seed=spec.seed, backend=spec.backend,
-                  progress=spec.progress)
+    metrics = run(
+        scenario, controller, out, seed=spec.seed, backend=spec.backend, progress=spec.progress
+    )
     row = {
         "label": spec.name,
         "strategy": spec.strategy,
@@ -67,9 +66,14 @@ def _safe_run(spec: RunSpec) -> dict[str, Any]:
     try:
         return run_spec(spec)
     except Exception as exc:  # one failed run must not lose the others
-        return {"label": spec.name, "strategy": spec.strategy, "scale": spec.scale,
-                "seed": spec.seed, "error": f"{type(exc).__name__}: {exc}",
-                "out_dir": spec.out_dir}
+        return {
+            "label": spec.name,
+            "strategy": spec.strategy,
+            "scale": spec.scale,
+            "seed": spec.seed,
+            "error": f"{type(exc).__name__}: {exc}",
+            "out_dir": spec.out_dir,
+        }
 
 
 def run_many(specs: Sequence[RunSpec], jobs: int | None = None) -> list[dict[str, Any]]:
@@ -104,17 +108,23 @@ def format_table(rows: Sequence[dict[str, Any]], markdown: bool = False) -> str:
     body = []
     for r in rows:
         if "error" in r:
-            body.append([str(r.get("label")), f"{r.get('scale', '')}", "FAILED: " + r["error"]]
-                        + [""] * (len(COLUMNS) - 3))
+            body.append(
+                [str(r.get("label")), f"{r.get('scale', '')}", "FAILED: " + r["error"]]
+                + [""] * (len(COLUMNS) - 3)
+            )
             continue
         body.append([fmt.format(r.get(key, "")) for key, _, fmt in COLUMNS])
     if markdown:
         lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
         lines += ["| " + " | ".join(row) + " |" for row in body]
         return "\n".join(lines)
-    widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h)
-              for i, h in enumerate(heads)]
+    widths = [
+        max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(heads)
+    ]
+
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        )
+
     return "\n".join([line(heads), line(["-" * w for w in widths]), *(line(r) for r in body)])

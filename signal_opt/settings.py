@@ -19,8 +19,9 @@ __all__ = ["Settings", "load_settings"]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SIGNAL_OPT_", extra="ignore", frozen=True,
-                                      env_parse_none_str="none")
+    model_config = SettingsConfigDict(
+        env_prefix="SIGNAL_OPT_", extra="ignore", frozen=True, env_parse_none_str="none"
+    )
 
     database_url: str = "sqlite:///./var/signal-opt.db"
     """Any SQLAlchemy URL; ``postgresql+psycopg://user:pw@host/db`` for PostgreSQL."""

@@ -16,7 +16,7 @@ def _flows(net_file: Path, path: Path, per_hour: float, end: float) -> None:
     if not fringe_in:  # grid without dead ends: use the outer edges
         fringe_in = [e for e in net.getEdges() if e.is_fringe()]
         fringe_out = fringe_in
-    lines = ['<routes>', '  <vType id="car" vClass="passenger"/>']
+    lines = ["<routes>", '  <vType id="car" vClass="passenger"/>']
     k = 0
     for a in fringe_in:
         for b in fringe_out:
@@ -41,10 +41,28 @@ def foreign_scenario(tmp_path_factory) -> Path:
     net = d / "grid.net.xml"
     subprocess.run(
         [
-            sumolib.checkBinary("netgenerate"), "--grid", "--grid.x-number", "3",
-            "--grid.y-number", "2", "--grid.length", "250", "--grid.attach-length", "150",
-            "--default.lanenumber", "2", "--tls.guess", "true", "--tls.left-green.time", "6",
-            "--no-turnarounds", "true", "-o", str(net), "--seed", "1",
+            sumolib.checkBinary("netgenerate"),
+            "--grid",
+            "--grid.x-number",
+            "3",
+            "--grid.y-number",
+            "2",
+            "--grid.length",
+            "250",
+            "--grid.attach-length",
+            "150",
+            "--default.lanenumber",
+            "2",
+            "--tls.guess",
+            "true",
+            "--tls.left-green.time",
+            "6",
+            "--no-turnarounds",
+            "true",
+            "-o",
+            str(net),
+            "--seed",
+            "1",
         ],
         check=True,
         capture_output=True,

@@ -12,8 +12,9 @@ from signal_opt.cli import main
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "signal_opt.cli", *args],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "signal_opt.cli", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.mark.parametrize(
@@ -36,11 +37,18 @@ def test_network_without_traffic_lights(tmp_path):
     import sumolib
 
     net = tmp_path / "plain.net.xml"
-    subprocess.run([sumolib.checkBinary("netgenerate"), "--grid", "--grid.number", "2",
-                    "-o", str(net)], check=True, capture_output=True)
+    subprocess.run(
+        [sumolib.checkBinary("netgenerate"), "--grid", "--grid.number", "2", "-o", str(net)],
+        check=True,
+        capture_output=True,
+    )
     cfg = tmp_path / "plain.sumocfg"
-    cfg.write_text('<configuration><input><net-file value="plain.net.xml"/></input></configuration>')
-    res = _run("simulate", "--sumocfg", str(cfg), "--controller", "fixed", "--out", str(tmp_path / "o"))
+    cfg.write_text(
+        '<configuration><input><net-file value="plain.net.xml"/></input></configuration>'
+    )
+    res = _run(
+        "simulate", "--sumocfg", str(cfg), "--controller", "fixed", "--out", str(tmp_path / "o")
+    )
     assert res.returncode == 2 and "no traffic lights" in res.stderr
     assert "Traceback" not in res.stderr
 
@@ -48,13 +56,34 @@ def test_network_without_traffic_lights(tmp_path):
 @pytest.mark.sumo
 def test_simulate_writes_outputs(foreign_scenario, tmp_path):
     out = tmp_path / "run"
-    code = main(["simulate", "--sumocfg", str(foreign_scenario), "--controller", "fixed",
-                 "--out", str(out), "--end", "300"])
+    code = main(
+        [
+            "simulate",
+            "--sumocfg",
+            str(foreign_scenario),
+            "--controller",
+            "fixed",
+            "--out",
+            str(out),
+            "--end",
+            "300",
+        ]
+    )
     assert code == 0
     m = json.loads((out / "metrics.json").read_text())
-    for key in ("mean_travel_time_s", "mean_time_loss_s", "mean_waiting_time_s",
-                "average_speed_kmh", "vehicles_loaded", "vehicles_inserted", "vehicles_arrived",
-                "vehicles_unfinished", "vehicles_never_inserted", "teleports", "sim_wall_s"):
+    for key in (
+        "mean_travel_time_s",
+        "mean_time_loss_s",
+        "mean_waiting_time_s",
+        "average_speed_kmh",
+        "vehicles_loaded",
+        "vehicles_inserted",
+        "vehicles_arrived",
+        "vehicles_unfinished",
+        "vehicles_never_inserted",
+        "teleports",
+        "sim_wall_s",
+    ):
         assert key in m
     assert m["vehicles_loaded"] == m["vehicles_inserted"] + m["vehicles_never_inserted"]
     assert m["vehicles_inserted"] == m["vehicles_arrived"] + m["vehicles_unfinished"]

@@ -37,9 +37,11 @@ def _detectors() -> list[DetectorInfo]:
 
 def _minute(n_arr, n_served, e_arr, e_served, adv_occ=10.0, n_jam=0.0, e_jam=0.0):
     return {
-        "adv_n_0": Minute(n_arr, adv_occ), "sl_n_0": Minute(n_served, 20.0),
+        "adv_n_0": Minute(n_arr, adv_occ),
+        "sl_n_0": Minute(n_served, 20.0),
         "q_n_0": Minute(n_served, 30.0, 5.0, n_jam),
-        "adv_e_0": Minute(e_arr, 10.0), "sl_e_0": Minute(e_served, 20.0),
+        "adv_e_0": Minute(e_arr, 10.0),
+        "sl_e_0": Minute(e_served, 20.0),
         "q_e_0": Minute(e_served, 30.0, 5.0, e_jam),
     }
 

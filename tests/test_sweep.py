@@ -24,8 +24,9 @@ from signal_opt.sweep.worker import FAULT_ENV
 # --- no SUMO -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("df", "t"), [(1, 12.7062), (2, 4.3027), (4, 2.7764), (9, 2.2622),
-                                        (30, 2.0423), (120, 1.9799)])
+@pytest.mark.parametrize(
+    ("df", "t"), [(1, 12.7062), (2, 4.3027), (4, 2.7764), (9, 2.2622), (30, 2.0423), (120, 1.9799)]
+)
 def test_t_critical_matches_tables(df, t):
     assert t_critical(df) == pytest.approx(t, abs=1e-4)
 
@@ -33,15 +34,17 @@ def test_t_critical_matches_tables(df, t):
 def test_mean_ci():
     mean, half = mean_ci([1.0, 2.0, 3.0, 4.0, 5.0])
     assert mean == 3.0
-    assert half == pytest.approx(2.7764 * (2.5 ** 0.5) / 5 ** 0.5, rel=1e-4)
+    assert half == pytest.approx(2.7764 * (2.5**0.5) / 5**0.5, rel=1e-4)
     assert mean_ci([7.0])[0] == 7.0 and mean_ci([7.0])[1] != mean_ci([7.0])[1]  # NaN
 
 
 def test_grid_file_and_flags(tmp_path):
     (tmp_path / "city.sumocfg").write_text("<configuration/>")
     f = tmp_path / "grid.toml"
-    f.write_text('networks = ["yizhuang_core"]\nsumocfgs = ["city.sumocfg"]\n'
-                 'strategies = ["fixed", "webster"]\nscales = [1.0, 1.2]\nseeds = 3\nend = 600\n')
+    f.write_text(
+        'networks = ["yizhuang_core"]\nsumocfgs = ["city.sumocfg"]\n'
+        'strategies = ["fixed", "webster"]\nscales = [1.0, 1.2]\nseeds = 3\nend = 600\n'
+    )
     grid = SweepGrid(**read_grid_file(f))
     assert [s.name for s in grid.sources] == ["yizhuang_core", "city"]
     assert grid.sources[1].sumocfg == str(tmp_path / "city.sumocfg")
@@ -84,8 +87,13 @@ def test_execute_retries_then_gives_up():
     backend = FakeBackend({1: 1, 2: 5})
     outcomes: dict[int, Outcome] = {}
     retried: list[tuple[int, int]] = []
-    execute(specs, backend, 2, lambda o: outcomes.__setitem__(o.index, o),
-            lambda i, a, e: retried.append((i, a)))
+    execute(
+        specs,
+        backend,
+        2,
+        lambda o: outcomes.__setitem__(o.index, o),
+        lambda i, a, e: retried.append((i, a)),
+    )
     assert outcomes[0].ok and outcomes[0].attempts == 1
     assert outcomes[1].ok and outcomes[1].attempts == 2
     assert not outcomes[2].ok and outcomes[2].attempts == 3 and outcomes[2].error == "boom 3"
@@ -103,16 +111,32 @@ def test_process_backend_reports_a_killed_worker():
     backend = ProcessBackend(2, fn=_kill_self)
     outcomes: list[Outcome] = []
     retried: list[str] = []
-    execute([RunSpec(strategy="fixed", out_dir="/x")], backend, 1, outcomes.append,
-            lambda i, a, e: retried.append(e))
+    execute(
+        [RunSpec(strategy="fixed", out_dir="/x")],
+        backend,
+        1,
+        outcomes.append,
+        lambda i, a, e: retried.append(e),
+    )
     assert retried == ["worker died: killed by SIGKILL"]
     assert outcomes[0].ok and outcomes[0].row == {"attempt": 2} and outcomes[0].attempts == 2
 
 
 def test_ray_missing_is_one_line(monkeypatch, capsys, tmp_path):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
-    code = main(["sweep", "--network", "yizhuang_core", "--controllers", "fixed",
-                 "--out", str(tmp_path / "o"), "--executor", "ray"])
+    code = main(
+        [
+            "sweep",
+            "--network",
+            "yizhuang_core",
+            "--controllers",
+            "fixed",
+            "--out",
+            str(tmp_path / "o"),
+            "--executor",
+            "ray",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "pip install 'signal-opt[ray]'" in err[0]
 
@@ -123,14 +147,20 @@ SAME = [m for m in METRICS if m != "sim_wall_s"]
 
 
 def _grid(cfg: Path, strategies=("fixed", "max-pressure"), seeds=(0, 1)) -> SweepGrid:
-    return SweepGrid(sources=make_sources(sumocfgs=[cfg]), strategies=strategies,
-                     scales=(1.0,), seeds=seeds, end=300.0)
+    return SweepGrid(
+        sources=make_sources(sumocfgs=[cfg]),
+        strategies=strategies,
+        scales=(1.0,),
+        seeds=seeds,
+        end=300.0,
+    )
 
 
 def _table(out: Path) -> dict[tuple, dict[str, str]]:
     with (out / "results.csv").open() as fh:
-        return {(r["scenario"], r["strategy"], r["scale"], r["seed"]): r
-                for r in csv.DictReader(fh)}
+        return {
+            (r["scenario"], r["strategy"], r["scale"], r["seed"]): r for r in csv.DictReader(fh)
+        }
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +178,11 @@ def test_pool_sweep_table_and_summary(pool_sweep):
     assert len(rows) == 4
     for r in rows.values():
         assert r["status"] == "ok" and r["attempts"] == "1" and not r["error"]
-        assert json.loads(Path(r["out_dir"], "metrics.json").read_text())["vehicles_loaded"] \
-            == int(r["vehicles_loaded"]) > 0
+        assert (
+            json.loads(Path(r["out_dir"], "metrics.json").read_text())["vehicles_loaded"]
+            == int(r["vehicles_loaded"])
+            > 0
+        )
     with (pool_sweep / "summary.csv").open() as fh:
         summary = list(csv.DictReader(fh))
     assert [(s["strategy"], s["runs"]) for s in summary] == [("fixed", "2"), ("max-pressure", "2")]
@@ -158,8 +191,9 @@ def test_pool_sweep_table_and_summary(pool_sweep):
 
 
 @pytest.mark.sumo
-def test_killed_worker_is_retried_and_failures_are_marked(foreign_scenario, pool_sweep,
-                                                          tmp_path, monkeypatch):
+def test_killed_worker_is_retried_and_failures_are_marked(
+    foreign_scenario, pool_sweep, tmp_path, monkeypatch
+):
     monkeypatch.setenv(FAULT_ENV, "kill-once:fixed-x1-seed0:0")
     out = tmp_path / "kill"
     result = run_sweep(_grid(foreign_scenario, ("fixed",), (0,)), out, jobs=2)
@@ -169,8 +203,23 @@ def test_killed_worker_is_retried_and_failures_are_marked(foreign_scenario, pool
     assert {m: row[m] for m in SAME} == {m: ref[m] for m in SAME}
 
     monkeypatch.setenv(FAULT_ENV, "fail-always:fixed-x1-seed1")
-    code = main(["sweep", "--sumocfg", str(foreign_scenario), "--controllers", "fixed",
-                 "--seeds", "1", "--end", "300", "--out", str(out), "--retries", "1"])
+    code = main(
+        [
+            "sweep",
+            "--sumocfg",
+            str(foreign_scenario),
+            "--controllers",
+            "fixed",
+            "--seeds",
+            "1",
+            "--end",
+            "300",
+            "--out",
+            str(out),
+            "--retries",
+            "1",
+        ]
+    )
     row = _table(out)[("grid", "fixed", "1.0", "1")]
     assert code == 1 and row["status"] == "failed" and row["attempts"] == "2"
     assert "InjectedFault" in row["error"]
@@ -187,23 +236,28 @@ def test_rerun_skips_finished_cells(foreign_scenario, tmp_path):
     assert again.ran == 0 and _table(out) == first
     # a failed cell runs again; a finished run missing from the table is recovered, not re-run
     lines = (out / "results.csv").read_text().splitlines()
-    (out / "results.csv").write_text("\n".join([lines[0], lines[1].replace(",ok,", ",failed,"),
-                                                *lines[3:]]) + "\n")
+    (out / "results.csv").write_text(
+        "\n".join([lines[0], lines[1].replace(",ok,", ",failed,"), *lines[3:]]) + "\n"
+    )
     Path(first[("grid", "fixed", "1.0", "0")]["out_dir"], "run.json").unlink()
     mtime = Path(first[("grid", "fixed", "1.0", "1")]["out_dir"], "metrics.json").stat().st_mtime
     third = run_sweep(grid, out, jobs=2)
     assert third.ran == 1 and third.ok
-    assert Path(first[("grid", "fixed", "1.0", "1")]["out_dir"],
-                "metrics.json").stat().st_mtime == mtime
-    assert {k: r["mean_time_loss_s"] for k, r in _table(out).items()} \
-        == {k: r["mean_time_loss_s"] for k, r in first.items()}
+    assert (
+        Path(first[("grid", "fixed", "1.0", "1")]["out_dir"], "metrics.json").stat().st_mtime
+        == mtime
+    )
+    assert {k: r["mean_time_loss_s"] for k, r in _table(out).items()} == {
+        k: r["mean_time_loss_s"] for k, r in first.items()
+    }
     with pytest.raises(SweepError, match="other settings"):
         run_sweep(SweepGrid(sources=grid.sources, strategies=("fixed",), end=200.0), out)
 
 
 @pytest.mark.sumo
-def test_ray_gives_the_pool_table_and_retries_a_killed_worker(foreign_scenario, pool_sweep,
-                                                              tmp_path, monkeypatch):
+def test_ray_gives_the_pool_table_and_retries_a_killed_worker(
+    foreign_scenario, pool_sweep, tmp_path, monkeypatch
+):
     ray = pytest.importorskip("ray", reason="Ray not installed (pip install 'signal-opt[ray]')")
     monkeypatch.setenv(FAULT_ENV, "kill-once:max-pressure-x1-seed1:0")
     out = tmp_path / "ray"

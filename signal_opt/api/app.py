@@ -83,13 +83,14 @@ def create_app(
             repo.close()
 
     app = FastAPI(
-        title="signal-opt retiming service", version=signal_opt.__version__,
-        description=_DESCRIPTION, lifespan=lifespan,
+        title="signal-opt retiming service",
+        version=signal_opt.__version__,
+        description=_DESCRIPTION,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.metrics = metrics
-    for router in (networks.router, readings.router, retiming.router, plans.router,
-                   keys.router):
+    for router in (networks.router, readings.router, retiming.router, plans.router, keys.router):
         app.include_router(router)
     _install_operational_routes(app, settings, metrics)
     _install_error_handlers(app)
@@ -111,9 +112,12 @@ def _install_operational_routes(app: FastAPI, settings: Settings, metrics: Metri
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"],
-             summary="Readiness: storage reachable and scheduler running",
-             responses={503: {"description": "not ready; the body says what is missing"}})
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: storage reachable and scheduler running",
+        responses={503: {"description": "not ready; the body says what is missing"}},
+    )
     def readyz(request: Request) -> JSONResponse:
         checks: dict[str, str] = {}
         service: RetimingService | None = getattr(request.app.state, "service", None)
@@ -130,11 +134,12 @@ def _install_operational_routes(app: FastAPI, settings: Settings, metrics: Metri
         else:
             checks["scheduler"] = "running" if scheduler and scheduler.running else "stopped"
         ok = checks["storage"] == "ok" and checks["scheduler"] in ("running", "disabled")
-        return JSONResponse({"status": "ready" if ok else "not ready", **checks},
-                            status_code=200 if ok else status.HTTP_503_SERVICE_UNAVAILABLE)
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", **checks},
+            status_code=200 if ok else status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics",
-             response_class=Response)
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
     def metrics_endpoint() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -157,13 +162,17 @@ def _json_safe(value: Any) -> Any:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _json_safe(jsonable_encoder(exc.errors()))},
-                            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+        return JSONResponse(
+            {"detail": _json_safe(jsonable_encoder(exc.errors()))},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
 
     @app.exception_handler(InvalidInput)
     async def invalid(_: Request, exc: InvalidInput) -> JSONResponse:
-        return JSONResponse({"detail": _detail(exc.loc, exc.message, "value_error")},
-                            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+        return JSONResponse(
+            {"detail": _detail(exc.loc, exc.message, "value_error")},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
 
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
@@ -176,11 +185,15 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IntegrityError)
     async def integrity(_: Request, exc: IntegrityError) -> JSONResponse:
         log.warning("write conflict: %s", exc)
-        return JSONResponse({"detail": "a concurrent update got there first; retry"},
-                            status_code=status.HTTP_409_CONFLICT)
+        return JSONResponse(
+            {"detail": "a concurrent update got there first; retry"},
+            status_code=status.HTTP_409_CONFLICT,
+        )
 
     @app.exception_handler(OperationalError)
     async def storage_down(_: Request, exc: OperationalError) -> JSONResponse:
         log.error("storage unavailable: %s", exc)
-        return JSONResponse({"detail": "storage unavailable; retry later"},
-                            status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return JSONResponse(
+            {"detail": "storage unavailable; retry later"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )

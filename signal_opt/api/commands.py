@@ -19,8 +19,11 @@ __all__ = ["COMMANDS", "add_parsers"]
 
 def add_parsers(subparsers: Any) -> None:
     s = subparsers.add_parser("serve", help="run the retiming service (API, scheduler, metrics)")
-    s.add_argument("--config", help="settings file (KEY=value lines, SIGNAL_OPT_ prefix); "
-                                    "environment variables override it")
+    s.add_argument(
+        "--config",
+        help="settings file (KEY=value lines, SIGNAL_OPT_ prefix); "
+        "environment variables override it",
+    )
     s.add_argument("--host", help="bind address (default from settings: 127.0.0.1)")
     s.add_argument("--port", type=int, help="port (default from settings: 8000)")
 
@@ -41,8 +44,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     changes = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     if changes:
         settings = settings.model_copy(update=changes)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level, proxy_headers=True)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        proxy_headers=True,
+    )
     return 0
 
 
@@ -54,8 +62,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
     finally:
         repo.close()
     print(token)
-    print(f"created {key.role} key {key.key_id}; the token above is shown only now",
-          file=sys.stderr)
+    print(
+        f"created {key.role} key {key.key_id}; the token above is shown only now", file=sys.stderr
+    )
     return 0
 
 

@@ -23,8 +23,9 @@ ServiceDep = Annotated[RetimingService, Depends(get_service)]
 
 
 def _unauthorized(message: str) -> HTTPException:
-    return HTTPException(status.HTTP_401_UNAUTHORIZED, message,
-                         headers={"WWW-Authenticate": "Bearer"})
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "Bearer"}
+    )
 
 
 def current_key(
@@ -48,8 +49,9 @@ def require(role: str) -> Callable[[ApiKey], ApiKey]:
 
     def check(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
         if ROLES.index(key.role) < need:
-            raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                f"this needs the {role!r} role; the key has {key.role!r}")
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"this needs the {role!r} role; the key has {key.role!r}"
+            )
         return key
 
     return check

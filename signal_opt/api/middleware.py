@@ -63,9 +63,16 @@ class BodyLimitMiddleware:
 
 async def _send_413(send: Send, limit: int) -> None:
     body = f'{{"detail":"request body larger than {limit} bytes"}}'.encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -93,5 +100,6 @@ class MetricsMiddleware:
             await self.app(scope, receive, recording)
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            self.metrics.http_request_duration.labels(
-                scope["method"], route, str(status)).observe(time.perf_counter() - start)
+            self.metrics.http_request_duration.labels(scope["method"], route, str(status)).observe(
+                time.perf_counter() - start
+            )

@@ -26,20 +26,29 @@ class ReadingIn(_In):
     detector_id: str = Field(min_length=1, max_length=128, examples=["sl_BX6_S2_1"])
     interval_start: datetime = Field(
         description="Start of the interval (ISO 8601; no time zone means UTC). "
-                    "Idempotency key together with detector_id.")
+        "Idempotency key together with detector_id."
+    )
     interval_s: float = Field(default=60.0, gt=0, le=3600, description="Interval length, s.")
     count: NonNegative = Field(description="Vehicles counted in the interval.")
     occupancy: float = Field(ge=0, le=100, description="Percent of the interval occupied.")
     speed: NonNegative | None = Field(default=None, description="Mean speed, m/s (optional).")
     jam_length: NonNegative | None = Field(
-        default=None, description="Queue length at the end of the interval, m (queue detectors).")
+        default=None, description="Queue length at the end of the interval, m (queue detectors)."
+    )
 
     def to_record(self) -> ReadingRecord:
         start = self.interval_start
         if start.tzinfo is None:
             start = start.replace(tzinfo=UTC)
-        return ReadingRecord(self.detector_id, round(start.timestamp() * 1000), self.interval_s,
-                             self.count, self.occupancy, self.speed, self.jam_length)
+        return ReadingRecord(
+            self.detector_id,
+            round(start.timestamp() * 1000),
+            self.interval_s,
+            self.count,
+            self.occupancy,
+            self.speed,
+            self.jam_length,
+        )
 
 
 class ReadingBatchIn(_In):
@@ -55,16 +64,20 @@ class IngestPublic(BaseModel):
 # -- retiming ----------------------------------------------------------------------------
 class RetimeRequest(_In):
     intersections: list[str] | None = Field(
-        default=None, description="Intersections to retime (default: all, or those in `demand`).")
+        default=None, description="Intersections to retime (default: all, or those in `demand`)."
+    )
     demand: dict[str, dict[str, NonNegative]] | None = Field(
-        default=None, description="Demand per intersection and lane group, veh/h. Without it the "
-                          "demand is estimated from the stored detector readings. Lane groups "
-                          "left out count as 0 veh/h.")
+        default=None,
+        description="Demand per intersection and lane group, veh/h. Without it the "
+        "demand is estimated from the stored detector readings. Lane groups "
+        "left out count as 0 veh/h.",
+    )
 
 
 class RetimeOneRequest(_In):
     demand: dict[str, NonNegative] | None = Field(
-        default=None, description="Demand per lane group, veh/h (default: from detector readings).")
+        default=None, description="Demand per lane group, veh/h (default: from detector readings)."
+    )
 
 
 class PlanPublic(BaseModel):
@@ -81,7 +94,8 @@ class PlanPublic(BaseModel):
     created_at: datetime
     demand_veh_h: dict[str, float] | None = None
     delay_s: dict[str, float | None] | None = Field(
-        default=None, description="Predicted delay per lane group, s/veh.")
+        default=None, description="Predicted delay per lane group, s/veh."
+    )
     degree_of_saturation: dict[str, float | None] | None = None
     flags: list[str] = []
 
@@ -89,12 +103,20 @@ class PlanPublic(BaseModel):
     def of(cls, p: StoredPlan) -> PlanPublic:
         d: dict[str, Any] = p.details
         return cls(
-            network=p.network, intersection_id=p.intersection_id, version=p.version,
-            cycle_s=p.cycle, greens_s=list(p.greens), offset_s=p.offset,
+            network=p.network,
+            intersection_id=p.intersection_id,
+            version=p.version,
+            cycle_s=p.cycle,
+            greens_s=list(p.greens),
+            offset_s=p.offset,
             source=p.source,  # type: ignore[arg-type]
-            retiming_id=p.retiming_id, rolled_back_from=p.rolled_back_from, error=p.error,
-            created_at=p.created_at, demand_veh_h=d.get("demand_veh_h"),
-            delay_s=d.get("delay_s"), degree_of_saturation=d.get("degree_of_saturation"),
+            retiming_id=p.retiming_id,
+            rolled_back_from=p.rolled_back_from,
+            error=p.error,
+            created_at=p.created_at,
+            demand_veh_h=d.get("demand_veh_h"),
+            delay_s=d.get("delay_s"),
+            degree_of_saturation=d.get("degree_of_saturation"),
             flags=list(d.get("flags") or []),
         )
 
@@ -108,7 +130,8 @@ class RetimingPublic(BaseModel):
     duration_s: float
     outcome: Literal["ok", "partial", "fallback"] = Field(
         description="ok: every intersection optimized; partial: some on a fallback plan; "
-                    "fallback: none optimized.")
+        "fallback: none optimized."
+    )
     n_optimized: int
     n_fallback: int
     plans: list[PlanPublic] | None = None
@@ -116,11 +139,15 @@ class RetimingPublic(BaseModel):
     @classmethod
     def of(cls, r: RetimingRecord, plans: list[StoredPlan] | None = None) -> RetimingPublic:
         return cls(
-            id=r.id, network=r.network, trigger=r.trigger,  # type: ignore[arg-type]
+            id=r.id,
+            network=r.network,
+            trigger=r.trigger,  # type: ignore[arg-type]
             demand_source=r.demand_source,  # type: ignore[arg-type]
-            started_at=r.started_at, duration_s=r.duration_s,
+            started_at=r.started_at,
+            duration_s=r.duration_s,
             outcome=r.outcome,  # type: ignore[arg-type]
-            n_optimized=r.n_optimized, n_fallback=r.n_fallback,
+            n_optimized=r.n_optimized,
+            n_fallback=r.n_fallback,
             plans=None if plans is None else [PlanPublic.of(p) for p in plans],
         )
 
@@ -139,9 +166,13 @@ class NetworkPublic(BaseModel):
 
     @classmethod
     def of(cls, n: LoadedNetwork) -> NetworkPublic:
-        return cls(name=n.name, source=n.source,  # type: ignore[arg-type]
-                   n_intersections=len(n.intersections), n_detectors=len(n.detectors),
-                   intersections=[x.id for x in n.intersections])
+        return cls(
+            name=n.name,
+            source=n.source,  # type: ignore[arg-type]
+            n_intersections=len(n.intersections),
+            n_detectors=len(n.detectors),
+            intersections=[x.id for x in n.intersections],
+        )
 
 
 class DetectorPublic(BaseModel):
@@ -192,21 +223,46 @@ class IntersectionPublic(BaseModel):
 
     @classmethod
     def of(cls, x: Intersection) -> IntersectionPublic:
-        groups = [LaneGroupPublic(id=g.id, approach=g.approach, movement=g.movement,
-                                  lanes=list(g.lanes), lane_shares=list(g.lane_shares),
-                                  saturation_flow_veh_h=g.saturation_flow)
-                  for g in x.lane_groups]
-        stages = [StagePublic(index=i, phase_index=s.phase_index, state=s.state,
-                              lane_groups=[x.lane_groups[k].id for k in s.lane_groups],
-                              min_green_s=s.min_green, base_green_s=s.base_green,
-                              intergreen=[PhasePublic(duration_s=p.duration, state=p.state)
-                                          for p in s.intergreen],
-                              intergreen_s=s.intergreen_time)
-                  for i, s in enumerate(x.stages)]
-        return cls(id=x.id, program_id=x.program_id, cycle_min_s=x.cycle_min,
-                   cycle_max_s=x.cycle_max, lost_time_s=x.lost_time,
-                   min_cycle_feasible_s=x.min_cycle_feasible, base_cycle_s=x.base_cycle,
-                   base_offset_s=x.base_offset, lane_groups=groups, stages=stages, x=x.x, y=x.y)
+        groups = [
+            LaneGroupPublic(
+                id=g.id,
+                approach=g.approach,
+                movement=g.movement,
+                lanes=list(g.lanes),
+                lane_shares=list(g.lane_shares),
+                saturation_flow_veh_h=g.saturation_flow,
+            )
+            for g in x.lane_groups
+        ]
+        stages = [
+            StagePublic(
+                index=i,
+                phase_index=s.phase_index,
+                state=s.state,
+                lane_groups=[x.lane_groups[k].id for k in s.lane_groups],
+                min_green_s=s.min_green,
+                base_green_s=s.base_green,
+                intergreen=[
+                    PhasePublic(duration_s=p.duration, state=p.state) for p in s.intergreen
+                ],
+                intergreen_s=s.intergreen_time,
+            )
+            for i, s in enumerate(x.stages)
+        ]
+        return cls(
+            id=x.id,
+            program_id=x.program_id,
+            cycle_min_s=x.cycle_min,
+            cycle_max_s=x.cycle_max,
+            lost_time_s=x.lost_time,
+            min_cycle_feasible_s=x.min_cycle_feasible,
+            base_cycle_s=x.base_cycle,
+            base_offset_s=x.base_offset,
+            lane_groups=groups,
+            stages=stages,
+            x=x.x,
+            y=x.y,
+        )
 
 
 # -- API keys ------------------------------------------------------------------------------
@@ -224,8 +280,13 @@ class KeyPublic(BaseModel):
 
     @classmethod
     def of(cls, k: ApiKey) -> KeyPublic:
-        return cls(key_id=k.key_id, role=k.role, name=k.name, created_at=k.created_at,
-                   revoked_at=k.revoked_at)
+        return cls(
+            key_id=k.key_id,
+            role=k.role,
+            name=k.name,
+            created_at=k.created_at,
+            revoked_at=k.revoked_at,
+        )
 
 
 class KeyCreatedPublic(KeyPublic):
@@ -235,7 +296,8 @@ class KeyCreatedPublic(KeyPublic):
 class ErrorPublic(BaseModel):
     detail: str | list[dict[str, Any]] = Field(
         description="What is wrong: a sentence, or (422) a list of "
-                    "`{loc, msg, type}` naming each offending field.")
+        "`{loc, msg, type}` naming each offending field."
+    )
 
 
 _ERRORS = {

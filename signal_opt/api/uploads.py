@@ -26,23 +26,27 @@ def check_net_xml(data: bytes) -> int:
     root_tag = None
     n_tls = 0
     try:
-        for event, elem in iterparse(io.BytesIO(data), events=("start", "end"),
-                                     forbid_dtd=True, forbid_entities=True,
-                                     forbid_external=True):
+        for event, elem in iterparse(
+            io.BytesIO(data),
+            events=("start", "end"),
+            forbid_dtd=True,
+            forbid_entities=True,
+            forbid_external=True,
+        ):
             if event == "start":
                 if root_tag is None:
                     root_tag = elem.tag
                     if root_tag != "net":
-                        raise UploadError(f"root element is <{root_tag}>, a SUMO network "
-                                          "has <net>")
+                        raise UploadError(f"root element is <{root_tag}>, a SUMO network has <net>")
                 continue
             if elem.tag == "tlLogic":
                 n_tls += 1
             if elem.tag != "net":
                 elem.clear()
     except DefusedXmlException as exc:
-        raise UploadError(f"unsafe XML refused ({type(exc).__name__}): DTDs and entities "
-                          "are not allowed") from exc
+        raise UploadError(
+            f"unsafe XML refused ({type(exc).__name__}): DTDs and entities are not allowed"
+        ) from exc
     except ParseError as exc:
         raise UploadError(f"not well-formed XML: {exc}") from exc
     if n_tls == 0:

@@ -36,9 +36,7 @@ def make_controller(name: str, **options: Any) -> Controller:
         from signal_opt.controllers.adaptive import AdaptiveController
 
         return AdaptiveController(**{k: v for k, v in options.items() if k in ("interval",)})
-    raise UnknownStrategyError(
-        f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}"
-    )
+    raise UnknownStrategyError(f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}")
 
 
 __all__ = ["STRATEGIES", "Controller", "UnknownStrategyError", "make_controller"]

@@ -22,15 +22,17 @@ MAX_GREEN_CAP = 90.0
 
 def actuated_logic(x: Intersection, plan: Plan | None) -> str:
     lines = [
-        f"    <tlLogic id={quoteattr(x.id)} type=\"actuated\" programID=\"signal-opt-actuated\" "
-        f"offset=\"0\">",
+        f'    <tlLogic id={quoteattr(x.id)} type="actuated" programID="signal-opt-actuated" '
+        f'offset="0">',
         f'        <param key="max-gap" value="{MAX_GAP}"/>',
         '        <param key="detector-gap" value="2.0"/>',
         '        <param key="passing-time" value="2.0"/>',
     ]
     for k, stage in enumerate(x.stages):
         base = plan.greens[k] if plan is not None else stage.base_green
-        max_green = min(max(1.5 * base, stage.min_green + 10.0), max(MAX_GREEN_CAP, stage.min_green))
+        max_green = min(
+            max(1.5 * base, stage.min_green + 10.0), max(MAX_GREEN_CAP, stage.min_green)
+        )
         lines.append(
             f'        <phase duration="{max(stage.min_green, base):.1f}" state="{stage.state}" '
             f'minDur="{stage.min_green:.1f}" maxDur="{max_green:.1f}"/>'

@@ -96,10 +96,16 @@ class AdaptiveController(Controller):
                 lanes = sorted({ln for g in stage.lane_groups for ln in x.lane_groups[g].lanes})
                 # Gap-out watches lanes with priority green: a yielding left-turner waiting
                 # on its loop must not hold the stage green.
-                priority = sorted({lk.from_lane for lk in x.links
-                                   if not lk.is_crossing and stage.state[lk.index] == "G"})
-                loops.append([d for ln in (priority or lanes)
-                              for d in by_kind["stopline"].get(ln, [])])
+                priority = sorted(
+                    {
+                        lk.from_lane
+                        for lk in x.links
+                        if not lk.is_crossing and stage.state[lk.index] == "G"
+                    }
+                )
+                loops.append(
+                    [d for ln in (priority or lanes) for d in by_kind["stopline"].get(ln, [])]
+                )
                 queues.append([d for ln in lanes for d in by_kind["queue"].get(ln, [])])
             self.stage_loops[x.id] = loops
             self.stage_queues[x.id] = queues
@@ -133,7 +139,10 @@ class AdaptiveController(Controller):
         if t + 1e-9 >= self.next_minute:
             readings = self.reader.last_interval()
             self.estimator.add_minute(
-                {d: Minute(r.count, r.occupancy, r.speed, r.jam_length) for d, r in readings.items()},
+                {
+                    d: Minute(r.count, r.occupancy, r.speed, r.jam_length)
+                    for d, r in readings.items()
+                },
                 self.period,
             )
             self.next_minute += self.period
@@ -173,8 +182,8 @@ class AdaptiveController(Controller):
             # The heaviest stage (the longest green) carries the green wave: it never gaps out.
             self.coordinated[x.id] = max(range(len(plan.greens)), key=lambda k: plan.greens[k])
             # Light traffic: a fixed cycle buys little; run fully actuated (floating cycle).
-            light = max_dos < self.settings.isolate_below
-            if light or x.id in self.unlinked_ids:
+            quiet = max_dos < self.settings.isolate_below
+            if quiet or x.id in self.unlinked_ids:
                 self.floating_ids.add(x.id)
             else:
                 self.floating_ids.discard(x.id)

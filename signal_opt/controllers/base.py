@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-from abc import ABC
 from pathlib import Path
 from typing import ClassVar
 
 from signal_opt.sumo.simulation import RunContext, Simulation
 
 
-class Controller(ABC):
+class Controller:
     """A signal strategy attached to one simulation run.
 
     The harness calls :meth:`prepare` before SUMO starts (a strategy may add SUMO

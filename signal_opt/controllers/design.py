@@ -13,12 +13,15 @@ from signal_opt.sumo.simulation import RunContext
 from signal_opt.sumo.turning import design_flows
 
 
-def design_demand(ctx: RunContext, routes: Sequence[str | Path] | None = None) -> list[dict[str, float]]:
+def design_demand(
+    ctx: RunContext, routes: Sequence[str | Path] | None = None
+) -> list[dict[str, float]]:
     """Busiest-15-minute flow rates per lane group, from ``routes`` or the scenario's own."""
     files = [Path(p) for p in routes] if routes else list(ctx.scenario.route_files)
     scale = ctx.scenario.scale if "--scale" in ctx.scenario.extra_args else 1.0
-    return design_flows(ctx.intersections, files, ctx.net, ctx.scenario.begin, ctx.scenario.end,
-                        scale=scale)
+    return design_flows(
+        ctx.intersections, files, ctx.net, ctx.scenario.begin, ctx.scenario.end, scale=scale
+    )
 
 
 def design_plans(ctx: RunContext, routes: Sequence[str | Path] | None = None) -> dict[str, Plan]:

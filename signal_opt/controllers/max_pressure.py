@@ -32,7 +32,9 @@ class MaxPressureController(Controller):
         for x in ctx.intersections:
             lanes = sorted({lk.from_lane for lk in x.links if not lk.is_crossing})
             outs = sorted({lk.to_lane for lk in x.links if not lk.is_crossing})
-            dets = [queue_det.get(lane, "") for lane in lanes] + [queue_det.get(l, "") for l in outs]
+            dets = [queue_det.get(lane, "") for lane in lanes] + [
+                queue_det.get(lane, "") for lane in outs
+            ]
             n_in, n_out = len(lanes), len(outs)
             lane_i = {lane: i for i, lane in enumerate(lanes)}
             out_i = {lane: n_in + i for i, lane in enumerate(outs)}

@@ -40,11 +40,16 @@ CYCLE_TOL = 0.5
 class LinkLike(Protocol):
     """What :meth:`CoordinationProblem.from_links` reads (e.g. ``PlatoonLink`` of ``sumo``)."""
 
-    up: int
-    up_groups: tuple[int, ...]
-    down: int
-    down_group: int
-    travel_time: float
+    @property
+    def up(self) -> int: ...
+    @property
+    def up_groups(self) -> tuple[int, ...]: ...
+    @property
+    def down(self) -> int: ...
+    @property
+    def down_group(self) -> int: ...
+    @property
+    def travel_time(self) -> float: ...
 
 
 @dataclass(frozen=True, eq=False)

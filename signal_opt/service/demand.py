@@ -19,8 +19,12 @@ FAULT_KINDS = ("stuck_on", "stuck_off", "chattering", "missing")
 
 
 def estimate_from_storage(
-    repo: Repository, metrics: Metrics, net: LoadedNetwork, xs: list[Intersection],
-    since_ms: int, window_s: float,
+    repo: Repository,
+    metrics: Metrics,
+    net: LoadedNetwork,
+    xs: list[Intersection],
+    since_ms: int,
+    window_s: float,
 ) -> Estimate:
     """Demand of ``xs`` from the readings of ``net`` starting at or after ``since_ms``.
 
@@ -37,7 +41,8 @@ def estimate_from_storage(
     seconds: dict[int, float] = {}
     for r in rows:
         by_start[r.start_ms][r.detector_id] = Minute(
-            r.count, r.occupancy, -1.0 if r.speed is None else r.speed, r.jam_length or 0.0)
+            r.count, r.occupancy, -1.0 if r.speed is None else r.speed, r.jam_length or 0.0
+        )
         seconds[r.start_ms] = max(seconds.get(r.start_ms, 0.0), r.interval_s)
     est = DemandEstimator(xs, dets)
     for start in sorted(by_start):

@@ -51,8 +51,7 @@ class LoadedNetwork:
     those short enough to coordinate over."""
 
 
-def load_network(name: str, source: str, path: Path, max_link_time: float = 60.0
-                 ) -> LoadedNetwork:
+def load_network(name: str, source: str, path: Path, max_link_time: float = 60.0) -> LoadedNetwork:
     """Intersection model, detector layout (``sl_/adv_/q_<lane>``) and platoon links of a
     ``.net.xml``; links longer than ``max_link_time`` s of travel are dropped (platoons
     disperse on them, as the adaptive controller also assumes)."""
@@ -63,11 +62,13 @@ def load_network(name: str, source: str, path: Path, max_link_time: float = 60.0
     net = read_net(path)
     xs = tuple(load_intersections(net))
     specs = place_detectors(net, [x.id for x in xs])
-    detectors = tuple(DetectorInfo(s.id, s.kind, s.incoming_lane or s.lane, s.length)
-                      for s in specs)
+    detectors = tuple(
+        DetectorInfo(s.id, s.kind, s.incoming_lane or s.lane, s.length) for s in specs
+    )
     links = tuple(lk for lk in platoon_links(net, list(xs)) if lk.travel_time <= max_link_time)
-    return LoadedNetwork(name, source, xs, {x.id: x for x in xs}, detectors,
-                         {s.id: s.tls for s in specs}, links)
+    return LoadedNetwork(
+        name, source, xs, {x.id: x for x in xs}, detectors, {s.id: s.tls for s in specs}, links
+    )
 
 
 def links_among(net: LoadedNetwork, ids: Sequence[str]) -> list[PlatoonLink]:
@@ -80,8 +81,11 @@ def links_among(net: LoadedNetwork, ids: Sequence[str]) -> list[PlatoonLink]:
         return []
     position = {x.id: i for i, x in enumerate(net.intersections)}
     new = {position[x]: j for j, x in enumerate(ids)}
-    return [dataclasses.replace(lk, up=new[lk.up], down=new[lk.down])
-            for lk in net.links if lk.up in new and lk.down in new]
+    return [
+        dataclasses.replace(lk, up=new[lk.up], down=new[lk.down])
+        for lk in net.links
+        if lk.up in new and lk.down in new
+    ]
 
 
 class NetworkCatalog:
@@ -91,8 +95,12 @@ class NetworkCatalog:
     its current plans as metrics then).
     """
 
-    def __init__(self, repo: Repository, max_link_time: float,
-                 on_loaded: Callable[[LoadedNetwork], None] = lambda _: None) -> None:
+    def __init__(
+        self,
+        repo: Repository,
+        max_link_time: float,
+        on_loaded: Callable[[LoadedNetwork], None] = lambda _: None,
+    ) -> None:
         self.repo = repo
         self.max_link_time = max_link_time
         self.on_loaded = on_loaded
@@ -116,8 +124,11 @@ class NetworkCatalog:
 
     def _register_bundled(self, root: Path) -> None:
         known = {n.name for n in self.repo.networks()}
-        names = sorted(p.name for p in root.iterdir()
-                       if (p / f"{p.name}.net.xml").is_file()) if root.is_dir() else []
+        names = (
+            sorted(p.name for p in root.iterdir() if (p / f"{p.name}.net.xml").is_file())
+            if root.is_dir()
+            else []
+        )
         for name in names:
             if name in known:
                 continue
@@ -180,8 +191,11 @@ class NetworkCatalog:
         from signal_opt.sumo.network import NetworkError
 
         if not NETWORK_NAME.match(name):
-            raise InvalidInput(f"network name {name!r} must be 1-64 letters, digits, '_', "
-                               "'-' or '.', starting with a letter or digit", ("body", "name"))
+            raise InvalidInput(
+                f"network name {name!r} must be 1-64 letters, digits, '_', "
+                "'-' or '.', starting with a letter or digit",
+                ("body", "name"),
+            )
         with self._name_locks[name]:
             if name in self._networks or any(r.name == name for r in self.repo.networks()):
                 raise Conflict(f"network {name!r} is already registered", ("body", "name"))
@@ -191,9 +205,11 @@ class NetworkCatalog:
                 try:
                     net = self._read(name, "uploaded", path)
                 except (NetworkError, ValueError, KeyError, AttributeError) as exc:
-                    raise InvalidInput(f"not a usable SUMO network: {exc}",
-                                       ("body", "file")) from exc
-            record = NetworkRecord(name, "uploaded", None, hashlib.sha256(data).hexdigest(),
-                                   utcnow())
+                    raise InvalidInput(
+                        f"not a usable SUMO network: {exc}", ("body", "file")
+                    ) from exc
+            record = NetworkRecord(
+                name, "uploaded", None, hashlib.sha256(data).hexdigest(), utcnow()
+            )
             self.repo.add_network(record, data, [x.base_plan() for x in net.intersections])
             return self._cache(net)

@@ -69,9 +69,14 @@ def optimize_with_core(
     from signal_opt.retiming import retime_network
 
     xs = list(intersections)
-    run = retime_network(xs, [dict(d) for d in demand], list(current),
-                         cast(Sequence[LinkLike], links), settings,
-                         source="optimized")
+    run = retime_network(
+        xs,
+        [dict(d) for d in demand],
+        list(current),
+        cast(Sequence[LinkLike], links),
+        settings,
+        source="optimized",
+    )
     result, rejected = run.result, set(run.fallbacks)
     linked = {lk.up for lk in links} | {lk.down for lk in links}
     out = []
@@ -83,28 +88,33 @@ def optimize_with_core(
             error = "the core rejected the demand (BAD_INPUT)"
         elif x.id in rejected:
             error = f"optimized plan rejected: {plan.details.get('error', 'unsafe')}"
-        out.append(Optimized(
-            plan=plan,
-            delay={g: _finite(result.delay[i, k]) for k, g in enumerate(groups)},
-            degree_of_saturation={
-                g: _finite(result.degree_of_saturation[i, k]) for k, g in enumerate(groups)
-            },
-            flags=flags,
-            error=error,
-            coordinated=i in linked and "NOT_COORDINATED" not in flags,
-        ))
+        out.append(
+            Optimized(
+                plan=plan,
+                delay={g: _finite(result.delay[i, k]) for k, g in enumerate(groups)},
+                degree_of_saturation={
+                    g: _finite(result.degree_of_saturation[i, k]) for k, g in enumerate(groups)
+                },
+                flags=flags,
+                error=error,
+                coordinated=i in linked and "NOT_COORDINATED" not in flags,
+            )
+        )
     return out
 
 
 def core_settings(settings: Settings) -> CoreSettings:
     """The core's settings for the service (change limits, cycle policy)."""
-    return CoreSettings(max_cycle_change=settings.max_cycle_change_s,
-                        max_green_change=settings.max_green_change_s,
-                        target_degree_of_saturation=settings.target_degree_of_saturation)
+    return CoreSettings(
+        max_cycle_change=settings.max_cycle_change_s,
+        max_green_change=settings.max_green_change_s,
+        target_degree_of_saturation=settings.target_degree_of_saturation,
+    )
 
 
-def change_limit_error(plan: Plan, current: Plan | None, core: CoreSettings,
-                       flags: Sequence[str] = ()) -> str | None:
+def change_limit_error(
+    plan: Plan, current: Plan | None, core: CoreSettings, flags: Sequence[str] = ()
+) -> str | None:
     """Why ``plan`` changes more from ``current`` than ``core`` allows, or None.
 
     The core drops the limits (flag ``CHANGE_LIMITS_RELAXED``) only when they cannot be met
@@ -115,8 +125,9 @@ def change_limit_error(plan: Plan, current: Plan | None, core: CoreSettings,
     tol = 1e-6
     dc = core.max_cycle_change
     if dc is not None and abs(plan.cycle - current.cycle) > dc + tol:
-        return (f"cycle {plan.cycle:.1f} s is more than {dc} s from the current "
-                f"{current.cycle:.1f} s")
+        return (
+            f"cycle {plan.cycle:.1f} s is more than {dc} s from the current {current.cycle:.1f} s"
+        )
     dg = core.max_green_change
     if dg is not None and len(plan.greens) == len(current.greens):
         for i, (g, c) in enumerate(zip(plan.greens, current.greens)):

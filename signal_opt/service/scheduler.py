@@ -32,8 +32,9 @@ def _holder() -> str:
 class Scheduler:
     """Retimes every loaded network each ``interval_s`` from its latest detector data."""
 
-    def __init__(self, service: RetimingService, interval_s: float,
-                 holder: str | None = None) -> None:
+    def __init__(
+        self, service: RetimingService, interval_s: float, holder: str | None = None
+    ) -> None:
         self.service = service
         self.interval_s = interval_s
         self.holder = holder or _holder()
@@ -49,8 +50,7 @@ class Scheduler:
 
     def start(self) -> None:
         self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="signal-opt-scheduler",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="signal-opt-scheduler", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -68,7 +68,8 @@ class Scheduler:
         if due is not None and now < due:
             return False
         won, self._due[job] = self.service.repo.claim_job(
-            job, self.holder, now, now + interval, first_due)
+            job, self.holder, now, now + interval, first_due
+        )
         return won
 
     def run_due(self, now: float) -> list[str]:
@@ -79,8 +80,7 @@ class Scheduler:
             if self._stop.is_set():
                 break
             try:
-                won = self._claim(f"retime:{net.name}", now, self.interval_s,
-                                  now + self.interval_s)
+                won = self._claim(f"retime:{net.name}", now, self.interval_s, now + self.interval_s)
             except Exception:
                 log.exception("cannot claim the scheduled retiming of %s", net.name)
                 self.service.metrics.scheduler_errors.labels(net.name).inc()

@@ -143,7 +143,9 @@ class RetimingService:
         if len(readings) > self.settings.max_batch_readings:
             raise InvalidInput(
                 f"at most {self.settings.max_batch_readings} readings per batch, "
-                f"got {len(readings)}", ("body", "readings"))
+                f"got {len(readings)}",
+                ("body", "readings"),
+            )
         limit_ms = (self.clock() + self.settings.future_tolerance_s) * 1000.0
         seen: dict[tuple[str, int], int] = {}
         unique: list[ReadingRecord] = []
@@ -152,7 +154,8 @@ class RetimingService:
             if r.detector_id not in net.detector_tls:
                 raise InvalidInput(
                     f"unknown detector {r.detector_id!r} in network {network!r}",
-                    (*loc, "detector_id"))
+                    (*loc, "detector_id"),
+                )
             if r.start_ms + r.interval_s * 1000.0 > limit_ms:
                 raise InvalidInput("the interval ends in the future", (*loc, "interval_start"))
             key = (r.detector_id, r.start_ms)
@@ -160,7 +163,9 @@ class RetimingService:
                 if readings[seen[key]] != r:
                     raise InvalidInput(
                         f"readings[{seen[key]}] has the same detector and interval_start "
-                        "with other values", (*loc, "interval_start"))
+                        "with other values",
+                        (*loc, "interval_start"),
+                    )
                 continue
             seen[key] = i
             unique.append(r)
@@ -184,8 +189,9 @@ class RetimingService:
         cached = self._estimates.get(key)
         if cached is not None:
             return cached
-        result = estimate_from_storage(self.repo, self.metrics, net, xs, since_ms,
-                                       self.settings.demand_window_s)
+        result = estimate_from_storage(
+            self.repo, self.metrics, net, xs, since_ms, self.settings.demand_window_s
+        )
         if len(self._estimates) > 1024:
             self._estimates.clear()
         self._estimates[key] = result
@@ -199,22 +205,30 @@ class RetimingService:
         for x in xs:
             given = demand.get(x.id)
             if given is None:
-                raise InvalidInput(f"no demand given for intersection {x.id!r}",
-                                   ("body", "demand", x.id))
+                raise InvalidInput(
+                    f"no demand given for intersection {x.id!r}", ("body", "demand", x.id)
+                )
             groups = {g.id for g in x.lane_groups}
             for gid, v in given.items():
                 if gid not in groups:
                     raise InvalidInput(
                         f"intersection {x.id!r} has no lane group {gid!r} "
-                        f"(it has {sorted(groups)})", ("body", "demand", x.id, gid))
+                        f"(it has {sorted(groups)})",
+                        ("body", "demand", x.id, gid),
+                    )
                 if not (math.isfinite(v) and v >= 0):
-                    raise InvalidInput(f"demand must be a finite number >= 0 veh/h, got {v}",
-                                       ("body", "demand", x.id, gid))
+                    raise InvalidInput(
+                        f"demand must be a finite number >= 0 veh/h, got {v}",
+                        ("body", "demand", x.id, gid),
+                    )
             out.append({g: float(given.get(g, 0.0)) for g in groups})
         return out
 
     def _optimize(
-        self, net: LoadedNetwork, xs: list[Intersection], demand: list[dict[str, float]],
+        self,
+        net: LoadedNetwork,
+        xs: list[Intersection],
+        demand: list[dict[str, float]],
         current: list[Plan | None],
     ) -> list[Optimized | str]:
         """Optimizer output per intersection, or the error text; a failure stays local.
@@ -228,7 +242,8 @@ class RetimingService:
         links = links_among(net, [x.id for x in xs])
         try:
             result: list[Optimized | str] = list(
-                self.optimizer(xs, demand, current, links, self.core))
+                self.optimizer(xs, demand, current, links, self.core)
+            )
             if len(result) != len(xs):
                 raise RuntimeError(f"optimizer returned {len(result)} plans for {len(xs)}")
         except Exception:
@@ -251,12 +266,16 @@ class RetimingService:
     ) -> RetimingOutcome:
         """Retime some or all intersections of ``network``; store one new plan version each."""
         net = self.network(network)
-        ids = list(intersection_ids) if intersection_ids is not None else (
-            list(demand) if demand is not None else [x.id for x in net.intersections])
+        ids = (
+            list(intersection_ids)
+            if intersection_ids is not None
+            else (list(demand) if demand is not None else [x.id for x in net.intersections])
+        )
         for j, iid in enumerate(ids):
             if iid not in net.by_id:
-                raise InvalidInput(f"network {network!r} has no intersection {iid!r}",
-                                   ("body", "intersections", j))
+                raise InvalidInput(
+                    f"network {network!r} has no intersection {iid!r}", ("body", "intersections", j)
+                )
         xs = [net.by_id[i] for i in dict.fromkeys(ids)]
         started, t0 = utcnow(), time.perf_counter()
         with self._locks[network]:
@@ -269,16 +288,29 @@ class RetimingService:
             current = [stored[x.id].to_plan() if x.id in stored else None for x in xs]
             todo = [i for i, d in enumerate(demands) if d is not None]
             proposals = self._optimize(
-                net, [xs[i] for i in todo], [demands[i] or {} for i in todo],
-                [current[i] for i in todo])
+                net,
+                [xs[i] for i in todo],
+                [demands[i] or {} for i in todo],
+                [current[i] for i in todo],
+            )
             by_index = dict(zip(todo, proposals, strict=True))
-            plans = [self._decide(x, by_index.get(i), errors[i], current[i], demands[i])
-                     for i, x in enumerate(xs)]
+            plans = [
+                self._decide(x, by_index.get(i), errors[i], current[i], demands[i])
+                for i, x in enumerate(xs)
+            ]
             n_fb = sum(p.plan.source == "fallback" for p in plans)
             outcome = "ok" if n_fb == 0 else ("fallback" if n_fb == len(plans) else "partial")
-            record = RetimingRecord(0, network, trigger, "detectors" if demand is None
-                                    else "request", started, time.perf_counter() - t0,
-                                    outcome, len(plans) - n_fb, n_fb)
+            record = RetimingRecord(
+                0,
+                network,
+                trigger,
+                "detectors" if demand is None else "request",
+                started,
+                time.perf_counter() - t0,
+                outcome,
+                len(plans) - n_fb,
+                n_fb,
+            )
             record, saved = self.repo.add_retiming(record, plans)
         self.metrics.retimings.labels(network, trigger, outcome).inc()
         self.metrics.intersection_outcomes.labels(network, "optimized").inc(len(plans) - n_fb)
@@ -288,14 +320,21 @@ class RetimingService:
         return RetimingOutcome(record, saved)
 
     def _decide(
-        self, x: Intersection, proposal: Optimized | str | None, error: str | None,
-        current: Plan | None, demand: dict[str, float] | None,
+        self,
+        x: Intersection,
+        proposal: Optimized | str | None,
+        error: str | None,
+        current: Plan | None,
+        demand: dict[str, float] | None,
     ) -> NewPlan:
         """The proposal if it passes every rule, else a fallback plan with the reason."""
         details: dict[str, object] = {"demand_veh_h": demand}
         if isinstance(proposal, Optimized):
-            details.update(delay_s=proposal.delay, flags=list(proposal.flags),
-                           degree_of_saturation=proposal.degree_of_saturation)
+            details.update(
+                delay_s=proposal.delay,
+                flags=list(proposal.flags),
+                degree_of_saturation=proposal.degree_of_saturation,
+            )
             error = proposal.error
             if error is None:
                 p = proposal.plan
@@ -332,8 +371,9 @@ class RetimingService:
     def _observe_plan(self, network: str, p: StoredPlan) -> None:
         dos = p.details.get("degree_of_saturation") if p.source == "optimized" else None
         values = [v for v in (dos or {}).values() if v is not None]
-        self.metrics.set_plan(network, p.intersection_id, p.cycle,
-                              max(values) if values else math.nan)
+        self.metrics.set_plan(
+            network, p.intersection_id, p.cycle, max(values) if values else math.nan
+        )
         fallback = self._fallback[network]
         (fallback.add if p.source == "fallback" else fallback.discard)(p.intersection_id)
         self.metrics.fallback_intersections.labels(network).set(len(fallback))
@@ -353,8 +393,9 @@ class RetimingService:
             raise NotFound(f"no plan stored for {intersection_id!r}", ("path", "intersection_id"))
         return plans[intersection_id]
 
-    def history(self, network: str, intersection_id: str, limit: int, offset: int
-                ) -> list[StoredPlan]:
+    def history(
+        self, network: str, intersection_id: str, limit: int, offset: int
+    ) -> list[StoredPlan]:
         self.intersection(network, intersection_id)
         return self.repo.plan_history(network, intersection_id, limit, offset)
 
@@ -362,8 +403,10 @@ class RetimingService:
         self.intersection(network, intersection_id)
         p = self.repo.plan_version(network, intersection_id, version)
         if p is None:
-            raise NotFound(f"intersection {intersection_id!r} has no plan version {version}",
-                           ("path", "version"))
+            raise NotFound(
+                f"intersection {intersection_id!r} has no plan version {version}",
+                ("path", "version"),
+            )
         return p
 
     def rollback(self, network: str, intersection_id: str, version: int) -> StoredPlan:
@@ -374,11 +417,13 @@ class RetimingService:
         try:
             check_plan(x, plan)
         except PlanError as exc:
-            raise Conflict(f"version {version} no longer fits the network: {exc}",
-                           ("path", "version")) from exc
+            raise Conflict(
+                f"version {version} no longer fits the network: {exc}", ("path", "version")
+            ) from exc
         with self._locks[network]:
-            [saved] = self.repo.add_plans(network, [NewPlan(plan, None, dict(past.details),
-                                                            rolled_back_from=version)])
+            [saved] = self.repo.add_plans(
+                network, [NewPlan(plan, None, dict(past.details), rolled_back_from=version)]
+            )
         self._observe_plan(network, saved)
         return saved
 

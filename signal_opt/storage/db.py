@@ -17,7 +17,7 @@ def normalize_url(url: str) -> str:
     """``postgres://`` / ``postgresql://`` mean psycopg 3 here (psycopg2 is not a dependency)."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

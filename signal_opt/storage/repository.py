@@ -129,16 +129,32 @@ _LEASES = cast(Table, SchedulerLeaseRow.__table__)
 
 def _plan(r: Mapping[Any, Any]) -> StoredPlan:
     return StoredPlan(
-        r["network"], r["intersection_id"], r["version"], r["cycle_s"],
-        tuple(float(g) for g in r["greens_s"]), r["offset_s"], r["source"], r["retiming_id"],
-        r["rolled_back_from"], r["error"], dict(r["details"] or {}), _aware(r["created_at"]),
+        r["network"],
+        r["intersection_id"],
+        r["version"],
+        r["cycle_s"],
+        tuple(float(g) for g in r["greens_s"]),
+        r["offset_s"],
+        r["source"],
+        r["retiming_id"],
+        r["rolled_back_from"],
+        r["error"],
+        dict(r["details"] or {}),
+        _aware(r["created_at"]),
     )
 
 
 def _retiming(row: RetimingRow) -> RetimingRecord:
     return RetimingRecord(
-        row.id, row.network, row.trigger, row.demand_source, _aware(row.started_at),
-        row.duration_s, row.outcome, row.n_optimized, row.n_fallback,
+        row.id,
+        row.network,
+        row.trigger,
+        row.demand_source,
+        _aware(row.started_at),
+        row.duration_s,
+        row.outcome,
+        row.n_optimized,
+        row.n_fallback,
     )
 
 
@@ -170,8 +186,10 @@ class Repository:
     def networks(self) -> list[NetworkRecord]:
         with self._sessions() as s:
             rows = s.scalars(select(NetworkRow).order_by(NetworkRow.name)).all()
-            return [NetworkRecord(r.name, r.source, r.path, r.sha256, _aware(r.created_at))
-                    for r in rows]
+            return [
+                NetworkRecord(r.name, r.source, r.path, r.sha256, _aware(r.created_at))
+                for r in rows
+            ]
 
     def network_xml(self, name: str) -> bytes | None:
         with self._sessions() as s:
@@ -182,8 +200,16 @@ class Repository:
     ) -> None:
         """The network and version 1 (its own program) of every intersection's plan."""
         with self._sessions.begin() as s:
-            s.add(NetworkRow(name=record.name, source=record.source, path=record.path,
-                             net_xml=xml, sha256=record.sha256, created_at=record.created_at))
+            s.add(
+                NetworkRow(
+                    name=record.name,
+                    source=record.source,
+                    path=record.path,
+                    net_xml=xml,
+                    sha256=record.sha256,
+                    created_at=record.created_at,
+                )
+            )
             s.flush()
             self._add_plans(s.connection(), record.name, [NewPlan(p) for p in base_plans], None)
 
@@ -205,12 +231,14 @@ class Repository:
                 conn = s.connection()
                 return len(conn.execute(stmt.returning(_READINGS.c.start_ms), rows).all())
             keys = {(r["detector_id"], r["start_ms"]) for r in rows}
-            existing = set(s.execute(
-                select(ReadingRow.detector_id, ReadingRow.start_ms).where(
-                    ReadingRow.network == network,
-                    tuple_(ReadingRow.detector_id, ReadingRow.start_ms).in_(keys),
+            existing = set(
+                s.execute(
+                    select(ReadingRow.detector_id, ReadingRow.start_ms).where(
+                        ReadingRow.network == network,
+                        tuple_(ReadingRow.detector_id, ReadingRow.start_ms).in_(keys),
+                    )
                 )
-            ))
+            )
             new = [r for r in rows if (r["detector_id"], r["start_ms"]) not in existing]
             if new:
                 s.connection().execute(insert(_READINGS), new)
@@ -221,8 +249,13 @@ class Repository:
     ) -> list[ReadingRecord]:
         """Readings of ``network`` starting at or after ``since_ms``, oldest first."""
         q = select(
-            ReadingRow.detector_id, ReadingRow.start_ms, ReadingRow.interval_s,
-            ReadingRow.count, ReadingRow.occupancy, ReadingRow.speed, ReadingRow.jam_length,
+            ReadingRow.detector_id,
+            ReadingRow.start_ms,
+            ReadingRow.interval_s,
+            ReadingRow.count,
+            ReadingRow.occupancy,
+            ReadingRow.speed,
+            ReadingRow.jam_length,
         ).where(ReadingRow.network == network, ReadingRow.start_ms >= since_ms)
         if detector_ids is not None:
             q = q.where(ReadingRow.detector_id.in_(list(detector_ids)))
@@ -240,20 +273,31 @@ class Repository:
         self, conn: Connection, network: str, plans: Sequence[NewPlan], retiming_id: int | None
     ) -> list[StoredPlan]:
         ids = [p.plan.intersection_id for p in plans]
-        latest = dict(conn.execute(
-            select(_PLANS.c.intersection_id, func.max(_PLANS.c.version))
-            .where(_PLANS.c.network == network, _PLANS.c.intersection_id.in_(ids))
-            .group_by(_PLANS.c.intersection_id)
-        ).all())
+        latest = dict(
+            conn.execute(
+                select(_PLANS.c.intersection_id, func.max(_PLANS.c.version))
+                .where(_PLANS.c.network == network, _PLANS.c.intersection_id.in_(ids))
+                .group_by(_PLANS.c.intersection_id)
+            ).all()
+        )
         now = utcnow()
-        rows = [{
-            "network": network, "intersection_id": p.plan.intersection_id,
-            "version": int(latest.get(p.plan.intersection_id) or 0) + 1,
-            "cycle_s": float(p.plan.cycle), "greens_s": [float(g) for g in p.plan.greens],
-            "offset_s": float(p.plan.offset), "source": p.plan.source,
-            "retiming_id": retiming_id, "rolled_back_from": p.rolled_back_from,
-            "error": p.error, "details": p.details, "created_at": now,
-        } for p in plans]
+        rows = [
+            {
+                "network": network,
+                "intersection_id": p.plan.intersection_id,
+                "version": int(latest.get(p.plan.intersection_id) or 0) + 1,
+                "cycle_s": float(p.plan.cycle),
+                "greens_s": [float(g) for g in p.plan.greens],
+                "offset_s": float(p.plan.offset),
+                "source": p.plan.source,
+                "retiming_id": retiming_id,
+                "rolled_back_from": p.rolled_back_from,
+                "error": p.error,
+                "details": p.details,
+                "created_at": now,
+            }
+            for p in plans
+        ]
         if rows:
             conn.execute(insert(_PLANS), rows)
         return [_plan(r) for r in rows]
@@ -280,17 +324,26 @@ class Repository:
         """Latest version of each intersection's plan (all of ``network``, or of ``ids``)."""
         c = _PLANS.c
         if ids is not None and len(ids) == 1:
-            q = (select(_PLANS).where(c.network == network, c.intersection_id.in_(list(ids)))
-                 .order_by(c.version.desc()).limit(1))
+            q = (
+                select(_PLANS)
+                .where(c.network == network, c.intersection_id.in_(list(ids)))
+                .order_by(c.version.desc())
+                .limit(1)
+            )
         else:
-            latest = (select(c.intersection_id, func.max(c.version).label("v"))
-                      .where(c.network == network).group_by(c.intersection_id))
+            latest = (
+                select(c.intersection_id, func.max(c.version).label("v"))
+                .where(c.network == network)
+                .group_by(c.intersection_id)
+            )
             if ids is not None:
                 latest = latest.where(c.intersection_id.in_(list(ids)))
             sub = latest.subquery()
-            q = select(_PLANS).join(
-                sub, (c.intersection_id == sub.c.intersection_id) & (c.version == sub.c.v)
-            ).where(c.network == network)
+            q = (
+                select(_PLANS)
+                .join(sub, (c.intersection_id == sub.c.intersection_id) & (c.version == sub.c.v))
+                .where(c.network == network)
+            )
         with self.engine.connect() as conn:
             return {r["intersection_id"]: _plan(r) for r in conn.execute(q).mappings()}
 
@@ -299,22 +352,32 @@ class Repository:
     ) -> list[StoredPlan]:
         """Versions of one intersection's plan, newest first."""
         c = _PLANS.c
-        q = (select(_PLANS).where(c.network == network, c.intersection_id == intersection_id)
-             .order_by(c.version.desc()).limit(limit).offset(offset))
+        q = (
+            select(_PLANS)
+            .where(c.network == network, c.intersection_id == intersection_id)
+            .order_by(c.version.desc())
+            .limit(limit)
+            .offset(offset)
+        )
         with self.engine.connect() as conn:
             return [_plan(r) for r in conn.execute(q).mappings()]
 
     def plan_version(self, network: str, intersection_id: str, version: int) -> StoredPlan | None:
         c = _PLANS.c
-        q = select(_PLANS).where(c.network == network, c.intersection_id == intersection_id,
-                                 c.version == version)
+        q = select(_PLANS).where(
+            c.network == network, c.intersection_id == intersection_id, c.version == version
+        )
         with self.engine.connect() as conn:
             row = conn.execute(q).mappings().first()
             return _plan(row) if row is not None else None
 
     def retimings(self, network: str, limit: int = 50) -> list[RetimingRecord]:
-        q = (select(RetimingRow).where(RetimingRow.network == network)
-             .order_by(RetimingRow.id.desc()).limit(limit))
+        q = (
+            select(RetimingRow)
+            .where(RetimingRow.network == network)
+            .order_by(RetimingRow.id.desc())
+            .limit(limit)
+        )
         with self._sessions() as s:
             return [_retiming(r) for r in s.scalars(q)]
 
@@ -325,8 +388,11 @@ class Repository:
             row = s.get(RetimingRow, retiming_id)
             if row is None or row.network != network:
                 return None
-            plans = s.execute(select(_PLANS).where(_PLANS.c.retiming_id == retiming_id)
-                              .order_by(_PLANS.c.intersection_id)).mappings()
+            plans = s.execute(
+                select(_PLANS)
+                .where(_PLANS.c.retiming_id == retiming_id)
+                .order_by(_PLANS.c.intersection_id)
+            ).mappings()
             return _retiming(row), [_plan(p) for p in plans]
 
     # -- scheduler leases ---------------------------------------------------------------------
@@ -354,10 +420,14 @@ class Repository:
                             conn.execute(insert(_LEASES).values(row))
                     except IntegrityError:
                         pass  # inserted by another replica just now
-            won = conn.execute(
-                update(_LEASES).where(c.name == name, c.due_at <= now)
-                .values(due_at=next_due, holder=holder, claimed_at=now)
-            ).rowcount == 1
+            won = (
+                conn.execute(
+                    update(_LEASES)
+                    .where(c.name == name, c.due_at <= now)
+                    .values(due_at=next_due, holder=holder, claimed_at=now)
+                ).rowcount
+                == 1
+            )
             due = conn.execute(select(c.due_at).where(c.name == name)).scalar_one()
         return won, float(due)
 
@@ -368,8 +438,9 @@ class Repository:
             raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
         key_id = secrets.token_hex(4)
         token = f"so_{key_id}_{secrets.token_urlsafe(32)}"
-        row = ApiKeyRow(key_id=key_id, key_hash=hash_token(token), role=role, name=name,
-                        created_at=utcnow())
+        row = ApiKeyRow(
+            key_id=key_id, key_hash=hash_token(token), role=role, name=name, created_at=utcnow()
+        )
         with self._sessions.begin() as s:
             s.add(row)
         return _key(row), token

@@ -63,7 +63,10 @@ def platoon_links(net: sumolib.net.Net, intersections: list[Intersection]) -> li
                 node = edge.getFromNode()
                 if node.getID() in node_owner or length > MAX_LINK_LENGTH_M:
                     break
-                incoming = [e for e in node.getIncoming() if e.getFunction() == ""
-                            and e.getFromNode() is not edge.getToNode()]
+                incoming = [
+                    e
+                    for e in node.getIncoming()
+                    if e.getFunction() == "" and e.getFromNode() is not edge.getToNode()
+                ]
                 edge = incoming[0] if len(incoming) == 1 else None
     return out

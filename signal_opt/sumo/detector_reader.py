@@ -66,7 +66,11 @@ class DetectorReader:
             e2_vars = (*e2_vars, tc.LAST_STEP_VEHICLE_NUMBER)
         stop_lines = {s.id for s in self.specs if s.kind == "stopline"}
         for det in self.e1:
-            wanted = (*e1_vars, tc.LAST_STEP_TIME_SINCE_DETECTION) if gaps and det in stop_lines else e1_vars
+            wanted = (
+                (*e1_vars, tc.LAST_STEP_TIME_SINCE_DETECTION)
+                if gaps and det in stop_lines
+                else e1_vars
+            )
             if wanted:
                 conn.inductionloop.subscribe(det, wanted)
         for det in self.e2 if e2_vars else ():

@@ -131,11 +131,15 @@ def _place_lane(tls: str, lane: sumolib.net.lane.Lane, period: float) -> list[De
 
     if length >= ADVANCE_DISTANCE + STOPLINE_SETBACK:
         adv_pos = length - ADVANCE_DISTANCE
-        specs.append(DetectorSpec(f"adv_{lid}", "advance", lid, round(adv_pos, 2), 0.0, tls,
-                                  period, lid))
+        specs.append(
+            DetectorSpec(f"adv_{lid}", "advance", lid, round(adv_pos, 2), 0.0, tls, period, lid)
+        )
         zone_len = length - E2_END_GAP - adv_pos
-        specs.append(DetectorSpec(f"q_{lid}", "queue", lid, round(adv_pos, 2),
-                                  round(zone_len, 2), tls, period, lid))
+        specs.append(
+            DetectorSpec(
+                f"q_{lid}", "queue", lid, round(adv_pos, 2), round(zone_len, 2), tls, period, lid
+            )
+        )
         return specs
     chain = _upstream_chain(lane, ADVANCE_DISTANCE - length)
     if chain:
@@ -145,23 +149,40 @@ def _place_lane(tls: str, lane: sumolib.net.lane.Lane, period: float) -> list[De
         adv_pos = max(reach - ADVANCE_DISTANCE, 0.0) if reach > ADVANCE_DISTANCE else 0.0
         adv_pos = min(adv_pos, max(first.getLength() - 0.5, 0.0))
         zone_len = reach - adv_pos - E2_END_GAP
-        specs.append(DetectorSpec(f"adv_{lid}", "advance", first.getID(), round(adv_pos, 2),
-                                  0.0, tls, period, lid))
-        specs.append(DetectorSpec(f"q_{lid}", "queue", lid, round(adv_pos, 2),
-                                  round(zone_len, 2), tls, period, lid,
-                                  tuple(up.getID() for up in chain),
-                                  round(length - E2_END_GAP, 2)))
+        specs.append(
+            DetectorSpec(
+                f"adv_{lid}", "advance", first.getID(), round(adv_pos, 2), 0.0, tls, period, lid
+            )
+        )
+        specs.append(
+            DetectorSpec(
+                f"q_{lid}",
+                "queue",
+                lid,
+                round(adv_pos, 2),
+                round(zone_len, 2),
+                tls,
+                period,
+                lid,
+                tuple(up.getID() for up in chain),
+                round(length - E2_END_GAP, 2),
+            )
+        )
         return specs
     reach = max(SHORT_LANE_FRACTION * length, MIN_ADVANCE)
     if reach > length - 0.5:
         log.info("lane %s (%.1f m) is too short for an advance detector", lid, length)
         return specs
     adv_pos = length - reach
-    specs.append(DetectorSpec(f"adv_{lid}", "advance", lid, round(adv_pos, 2), 0.0, tls,
-                              period, lid))
+    specs.append(
+        DetectorSpec(f"adv_{lid}", "advance", lid, round(adv_pos, 2), 0.0, tls, period, lid)
+    )
     zone_len = length - E2_END_GAP - adv_pos
-    specs.append(DetectorSpec(f"q_{lid}", "queue", lid, round(adv_pos, 2), round(zone_len, 2),
-                              tls, period, lid))
+    specs.append(
+        DetectorSpec(
+            f"q_{lid}", "queue", lid, round(adv_pos, 2), round(zone_len, 2), tls, period, lid
+        )
+    )
     return specs
 
 
@@ -233,8 +254,11 @@ def write_detectors(
         if s.is_e2 and s.upstream_lanes:
             lanes = " ".join((*s.upstream_lanes, s.lane))
             del common["lane"]
-            ET.SubElement(root, "laneAreaDetector", {
-                **common, "lanes": lanes, "endPos": f"{s.end_position:.2f}"})
+            ET.SubElement(
+                root,
+                "laneAreaDetector",
+                {**common, "lanes": lanes, "endPos": f"{s.end_position:.2f}"},
+            )
         elif s.is_e2:
             ET.SubElement(root, "laneAreaDetector", {**common, "length": f"{s.length:.2f}"})
         else:
@@ -326,6 +350,18 @@ def detectors_from_additional(path: str | os.PathLike[str], net: NetLike) -> lis
                 zone = _pos(end_attr, length) - start
             start = max(start, 0.0)
             zone = max(min(zone, length - start), 0.0)
-        specs.append(DetectorSpec(det_id, "queue", lane_id, round(start, 2), round(zone, 2), tls,
-                                  period, incoming, upstream, end_position))
+        specs.append(
+            DetectorSpec(
+                det_id,
+                "queue",
+                lane_id,
+                round(start, 2),
+                round(zone, 2),
+                tls,
+                period,
+                incoming,
+                upstream,
+                end_position,
+            )
+        )
     return specs

@@ -141,9 +141,9 @@ class SignalDriver:
         light.next_stage = stage
 
     def current_stage(self, tls_id: str) -> tuple[int, float]:
-        """``(stage, seconds of green so far)``; stage is -1 during an intergreen."""
+        """``(stage, time its green started)``; stage is -1 during an intergreen."""
         light = self.lights[tls_id]
-        state, _, stage = light.schedule[light.position]
+        _, _, stage = light.schedule[light.position]
         return stage, light.stage_started
 
     # -- stepping ---------------------------------------------------------------------------
@@ -160,7 +160,7 @@ class SignalDriver:
 
     def _check_early(self, t: float) -> None:
         for tls_id, light in self.lights.items():
-            state, end, stage = light.schedule[light.position]
+            _, end, stage = light.schedule[light.position]
             if stage < 0:
                 continue
             elapsed = t - light.stage_started
@@ -172,9 +172,12 @@ class SignalDriver:
                 if nxt is None or nxt == stage:
                     continue
                 self._end_green(tls_id, light, t, nxt)
-            elif self.early_end is not None and end - t > self.step_length:
-                if self.early_end(tls_id, stage, elapsed, t):
-                    self._leave_green(tls_id, light, t)
+            elif (
+                self.early_end is not None
+                and end - t > self.step_length
+                and self.early_end(tls_id, stage, elapsed, t)
+            ):
+                self._leave_green(tls_id, light, t)
 
     def _leave_green(self, tls_id: str, light: _Light, t: float) -> None:
         """End the running green now and go to the next stage that has demand.

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sumolib
 
@@ -120,7 +121,7 @@ def _junction_indices(node) -> dict[tuple[str, str], int]:
     return index
 
 
-def _conflicts(links: list[Link], nodes: dict[int, object]) -> frozenset[tuple[int, int]]:
+def _conflicts(links: list[Link], nodes: dict[int, Any]) -> frozenset[tuple[int, int]]:
     """Pairs of link indices whose connections cross (junction ``foes``)."""
     by_node: dict[str, list[tuple[int, int]]] = defaultdict(list)
     node_objs = {}
@@ -236,9 +237,9 @@ def _num(value) -> float | None:
     return v if v >= 0 else None
 
 
-def _links(net, tls) -> tuple[list[Link], dict[int, object]]:
+def _links(net, tls) -> tuple[list[Link], dict[int, Any]]:
     links: dict[int, Link] = {}
-    nodes: dict[int, object] = {}
+    nodes: dict[int, Any] = {}
     for in_lane, out_lane, index in tls.getConnections():
         if index in links:
             continue
@@ -257,7 +258,9 @@ def _links(net, tls) -> tuple[list[Link], dict[int, object]]:
             if crossing
             else 0.0,
         )
-        nodes[index] = in_edge.getToNode() if not crossing else _crossing_node(net, in_lane, out_lane)
+        nodes[index] = (
+            in_edge.getToNode() if not crossing else _crossing_node(net, in_lane, out_lane)
+        )
     return [links[i] for i in sorted(links)], nodes
 
 
@@ -322,7 +325,7 @@ def _lane_groups(
     for key, members in keyed.items():
         for link in members:
             lane_users[link.from_lane].add(key)
-    groups = []
+    groups: list[LaneGroup] = []
     for (edge, sig), members in sorted(keyed.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         lanes = sorted({lk.from_lane for lk in members})
         shares = tuple(1.0 / len(lane_users[lane]) for lane in lanes)

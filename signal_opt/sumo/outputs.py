@@ -39,8 +39,16 @@ class RunMetrics:
 def _tripinfo_arrays(path: Path) -> dict[str, np.ndarray]:
     cols: dict[str, list[float]] = {
         k: []
-        for k in ("depart", "arrival", "duration", "routeLength", "timeLoss", "waitingTime",
-                  "departDelay", "finished")
+        for k in (
+            "depart",
+            "arrival",
+            "duration",
+            "routeLength",
+            "timeLoss",
+            "waitingTime",
+            "departDelay",
+            "finished",
+        )
     }
     for _, el in ET.iterparse(path, events=("end",)):
         if el.tag != "tripinfo":

@@ -15,7 +15,9 @@ from signal_opt.model import GREEN_STATES, Intersection, Phase, Plan, check_plan
 PROGRAM_ID = "signal-opt"
 
 
-def quantize_greens(intersection: Intersection, greens: Sequence[float], step: float = 1.0) -> list[float]:
+def quantize_greens(
+    intersection: Intersection, greens: Sequence[float], step: float = 1.0
+) -> list[float]:
     """Greens rounded to the simulation step, never below their (rounded-up) minimum."""
     out = []
     for stage, green in zip(intersection.stages, greens):
@@ -40,10 +42,14 @@ def transition_phases(intersection: Intersection, src: int, dst: int) -> list[Ph
     yellow = sum(p.duration for p in stages[src].intergreen if any(c in "yY" for c in p.state))
     all_red = stages[src].intergreen_time - yellow
     keep = [a[i] in GREEN_STATES and b[i] in GREEN_STATES for i in range(len(a))]
+    # Pedestrian crossings have no yellow: they turn red when the vehicles' yellow starts
+    # (as netconvert's programs do); their clearance time is part of the minimum green.
+    crossing = {lk.index for lk in intersection.links if lk.is_crossing}
     phases = []
     if yellow > 0:
         state = "".join(
-            a[i] if keep[i] else ("y" if a[i] in GREEN_STATES else "r") for i in range(len(a))
+            a[i] if keep[i] else ("y" if a[i] in GREEN_STATES and i not in crossing else "r")
+            for i in range(len(a))
         )
         phases.append(Phase(yellow, state))
     if all_red > 0:
@@ -57,8 +63,8 @@ def tl_logic_xml(intersection: Intersection, plan: Plan, program_id: str = PROGR
     check_plan(intersection, plan)
     phases = plan_phases(intersection, plan.greens)
     lines = [
-        f"    <tlLogic id={quoteattr(intersection.id)} type=\"static\" "
-        f"programID={quoteattr(program_id)} offset=\"{plan.offset:.2f}\">"
+        f'    <tlLogic id={quoteattr(intersection.id)} type="static" '
+        f'programID={quoteattr(program_id)} offset="{plan.offset:.2f}">'
     ]
     for p in phases:
         lines.append(f'        <phase duration="{p.duration:.2f}" state="{p.state}"/>')

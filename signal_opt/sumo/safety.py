@@ -4,8 +4,10 @@ Used by the tests (and available to any run) as an independent check of whatever
 the signals. Rules checked per traffic light:
 
 - no two conflicting links (the junction's foes) show priority green ``G`` at once;
-- a link never goes from green straight to red: yellow comes first, and lasts at least
-  the shortest yellow of the intersection's own program;
+- a vehicle link never goes from green straight to red: yellow comes first, and lasts at
+  least the shortest yellow of the intersection's own program (pedestrian crossings have
+  no yellow in SUMO: they turn red when the vehicles' yellow starts, their clearance is
+  part of the minimum green);
 - after a link's yellow ends, no link conflicting with it turns green before the
   intersection's shortest all-red has passed;
 - a green lasts at least the smallest minimum green of the intersection.
@@ -27,6 +29,7 @@ class _Watch:
     min_yellow: float
     min_all_red: float
     min_green: float
+    crossings: frozenset[int] = frozenset()
     state: str = ""
     since: list[float] = field(default_factory=list)
     red_since: dict[int, float] = field(default_factory=dict)
@@ -54,7 +57,8 @@ class SafetyMonitor:
                 foes.setdefault(b, []).append(a)
             y, r = _timings(x)
             min_green = min((s.min_green for s in x.stages), default=0.0)
-            self.watch[x.id] = _Watch(x, foes, y, r, min(min_green, 4.0))
+            crossings = frozenset(lk.index for lk in x.links if lk.is_crossing)
+            self.watch[x.id] = _Watch(x, foes, y, r, min(min_green, 4.0), crossings)
         self.violations: list[str] = []
         self.steps = 0
         self.tol = tolerance
@@ -91,7 +95,10 @@ class SafetyMonitor:
                 continue
             held = t - w.since[i]
             if a in GREEN_STATES and b in "rs":
-                self._flag(tls_id, t, f"link {i} went from green to red without yellow")
+                if i in w.crossings:
+                    w.red_since[i] = t
+                else:
+                    self._flag(tls_id, t, f"link {i} went from green to red without yellow")
             if a in GREEN_STATES and held + self.tol < w.min_green:
                 self._flag(tls_id, t, f"link {i} green for {held:.0f} s < {w.min_green:.0f} s")
             if a in YELLOW_STATES and held + self.tol < w.min_yellow:
@@ -102,8 +109,12 @@ class SafetyMonitor:
                 for j in w.foes.get(i, ()):
                     cleared = w.red_since.get(j)
                     if cleared is not None and t - cleared + self.tol < w.min_all_red:
-                        self._flag(tls_id, t, f"link {i} green {t - cleared:.0f} s after "
-                                   f"conflicting link {j} cleared (< all-red {w.min_all_red:.0f} s)")
+                        self._flag(
+                            tls_id,
+                            t,
+                            f"link {i} green {t - cleared:.0f} s after "
+                            f"conflicting link {j} cleared (< all-red {w.min_all_red:.0f} s)",
+                        )
             w.since[i] = t
         for i, c in enumerate(new):
             if c != "G":

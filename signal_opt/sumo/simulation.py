@@ -7,6 +7,7 @@ intersection) and ``timeseries.json`` (time loss and speed per 5 minutes, for pl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
@@ -108,9 +109,9 @@ class Simulation:
         return self.reader
 
 
-def prepare_detectors(scenario: Scenario, net: sumolib.net.Net, out_dir: Path) -> tuple[
-    list[det.DetectorSpec], tuple[Path, ...]
-]:
+def prepare_detectors(
+    scenario: Scenario, net: sumolib.net.Net, out_dir: Path
+) -> tuple[list[det.DetectorSpec], tuple[Path, ...]]:
     """The scenario's own detectors at its signals, or auto-placed ones (written to out_dir)."""
     found: list[det.DetectorSpec] = []
     for add in scenario.additional_files:
@@ -128,19 +129,32 @@ def sumo_command(
 ) -> list[str]:
     cmd = [
         sumolib.checkBinary("sumo-gui" if gui else "sumo"),
-        "-n", str(scenario.net_file),
-        "--begin", str(scenario.begin),
-        "--end", str(scenario.end),
-        "--seed", str(seed),
-        "--tripinfo-output", str(out_dir / "tripinfo.xml"),
-        "--tripinfo-output.write-unfinished", "true",
-        "--statistic-output", str(out_dir / "statistics.xml"),
-        "--no-step-log", "true",
-        "--duration-log.disable", "true",
-        "--time-to-teleport", "300",
-        "--ignore-route-errors", "true",
-        "--no-warnings", "true",
-        "--step-length", "1",
+        "-n",
+        str(scenario.net_file),
+        "--begin",
+        str(scenario.begin),
+        "--end",
+        str(scenario.end),
+        "--seed",
+        str(seed),
+        "--tripinfo-output",
+        str(out_dir / "tripinfo.xml"),
+        "--tripinfo-output.write-unfinished",
+        "true",
+        "--statistic-output",
+        str(out_dir / "statistics.xml"),
+        "--no-step-log",
+        "true",
+        "--duration-log.disable",
+        "true",
+        "--time-to-teleport",
+        "300",
+        "--ignore-route-errors",
+        "true",
+        "--no-warnings",
+        "true",
+        "--step-length",
+        "1",
     ]
     if scenario.route_files:
         cmd += ["-r", ",".join(str(p) for p in scenario.route_files)]
@@ -200,10 +214,8 @@ def run(
     finally:
         plan_log.close()
         if conn is not None:
-            try:
+            with contextlib.suppress(Exception):  # SUMO already gone; outputs are kept
                 conn.close()
-            except Exception:  # noqa: BLE001 - SUMO already gone; outputs are kept
-                pass
     wall = time.perf_counter() - wall0
     metrics = read_metrics(out / "tripinfo.xml", out / "statistics.xml", wall)
     (out / "metrics.json").write_text(json.dumps(metrics.to_dict(), indent=2) + "\n")

@@ -10,6 +10,7 @@ of the period, as in HCM practice (peak-hour factor).
 
 from __future__ import annotations
 
+import itertools
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from collections.abc import Iterable
@@ -50,7 +51,7 @@ def route_departures(
     def path(a: str, b: str, via: str | None = None) -> tuple[str, ...]:
         stops = [a, *(via.split() if via else []), b]
         edges: list[str] = []
-        for u, v in zip(stops, stops[1:]):
+        for u, v in itertools.pairwise(stops):
             key = (u, v)
             if key not in cache:
                 try:
@@ -120,19 +121,25 @@ def design_flows(
             for gid in gids:
                 turn_groups[turn].append((i, gid, 1.0 / len(gids)))
     n_bins = max(1, int(np.ceil((end - begin) / step)))
-    counts: list[dict[str, np.ndarray]] = [defaultdict(lambda: np.zeros(n_bins)) for _ in intersections]
+    counts: list[dict[str, np.ndarray]] = [
+        defaultdict(lambda: np.zeros(n_bins)) for _ in intersections
+    ]
     for depart, edges in route_departures(route_files, net, begin, end):
         b = min(int((depart - begin) // step), n_bins - 1)
-        for turn in zip(edges, edges[1:]):
+        for turn in itertools.pairwise(edges):
             for i, gid, share in turn_groups.get(turn, ()):
                 counts[i][gid][b] += share
-    per_window = max(1, int(round(window / step)))
+    per_window = max(1, round(window / step))
     total = np.zeros(n_bins)
     for c in counts:
         for arr in c.values():
             total += arr
     kernel = np.ones(per_window)
-    moving = np.convolve(total, kernel, mode="valid") if n_bins >= per_window else total.sum(keepdims=True)
+    moving = (
+        np.convolve(total, kernel, mode="valid")
+        if n_bins >= per_window
+        else total.sum(keepdims=True)
+    )
     start = int(np.argmax(moving))
     stop = min(start + per_window, n_bins)
     hours = (stop - start) * step / 3600.0

@@ -1,8 +1,8 @@
 """Scenario sweeps: a grid of independent simulations on a process pool or on Ray.
 
-    grid = SweepGrid(sources=make_sources(["yizhuang_core"]), strategies=("fixed", "webster"),
-                     seeds=(0, 1, 2), end=3600)
-    result = run_sweep(grid, "out/sweep", executor="ray", jobs=8)
+grid = SweepGrid(sources=make_sources(["yizhuang_core"]), strategies=("fixed", "webster"),
+                 seeds=(0, 1, 2), end=3600)
+result = run_sweep(grid, "out/sweep", executor="ray", jobs=8)
 """
 
 from signal_opt.sweep.executors import EXECUTORS, ProcessBackend, RayBackend, make_backend

@@ -32,30 +32,53 @@ a re-run with the same --out skips the runs already done.
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``sweep`` sub-command to ``sub`` (an argparse sub-parsers action)."""
     w: argparse.ArgumentParser = sub.add_parser(
-        "sweep", help="run a grid of scenarios x strategies x scales x seeds",
+        "sweep",
+        help="run a grid of scenarios x strategies x scales x seeds",
         description="Run a grid of independent simulations on a local process pool or on "
         "Ray, gather one results table and a summary with 95%% confidence intervals.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     w.add_argument("--grid", help="a grid file (TOML or JSON); flags given override it")
-    w.add_argument("--network", action="append", default=None,
-                   help="a bundled network (repeatable)")
-    w.add_argument("--sumocfg", action="append", default=None,
-                   help="a SUMO configuration (repeatable)")
-    w.add_argument("--controllers", default=None,
-                   help=f"comma-separated strategies (default: {','.join(STRATEGIES[:4])})")
+    w.add_argument(
+        "--network", action="append", default=None, help="a bundled network (repeatable)"
+    )
+    w.add_argument(
+        "--sumocfg", action="append", default=None, help="a SUMO configuration (repeatable)"
+    )
+    w.add_argument(
+        "--controllers",
+        default=None,
+        help=f"comma-separated strategies (default: {','.join(STRATEGIES[:4])})",
+    )
     w.add_argument("--scales", default=None, help="comma-separated demand scales (default 1.0)")
     w.add_argument("--seeds", default=None, help="seeds: 0,1,2 or 0-4 (default 0)")
     w.add_argument("--begin", type=float, default=None, help="simulation begin (s)")
     w.add_argument("--end", type=float, default=None, help="simulation end (s)")
     w.add_argument("--out", required=True, help="output folder (re-use it to resume)")
-    w.add_argument("--executor", choices=EXECUTORS, default="process",
-                   help="process: local process pool (default); ray: Ray tasks")
-    w.add_argument("--address", default=None,
-                   help="Ray cluster address (auto, ray://host:10001); default: a local Ray")
-    w.add_argument("--jobs", type=int, default=None,
-                   help="parallel simulations on this machine (default: cores)")
-    w.add_argument("--retries", type=int, default=2,
-                   help="extra attempts for a run that fails or whose worker dies (default 2)")
+    w.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="process",
+        help="process: local process pool (default); ray: Ray tasks",
+    )
+    w.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster address (auto, ray://host:10001); default: a local Ray",
+    )
+    w.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="parallel simulations on this machine (default: cores)",
+    )
+    w.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help="extra attempts for a run that fails or whose worker dies (default 2)",
+    )
     return w
 
 
@@ -93,10 +116,18 @@ def run_command(args: argparse.Namespace) -> int:
             raise SweepError(f"configuration file not found: {src.sumocfg}")
         if src.network and src.network not in known:
             raise SweepError(f"unknown network {src.network!r} (bundled: {', '.join(known)})")
-    result = run_sweep(grid, args.out, executor=args.executor, jobs=args.jobs,
-                       retries=args.retries, address=args.address)
+    result = run_sweep(
+        grid,
+        args.out,
+        executor=args.executor,
+        jobs=args.jobs,
+        retries=args.retries,
+        address=args.address,
+    )
     print(format_summary(result.summary))
-    print(f"{len(result.rows)} runs ({result.ran} run now, {result.failed} failed) in "
-          f"{result.wall_s:.1f} s; results in {os.path.relpath(result.out)}: results.csv "
-          "summary.csv summary.md")
+    print(
+        f"{len(result.rows)} runs ({result.ran} run now, {result.failed} failed) in "
+        f"{result.wall_s:.1f} s; results in {os.path.relpath(result.out)}: results.csv "
+        "summary.csv summary.md"
+    )
     return 1 if result.failed else 0

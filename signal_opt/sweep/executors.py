@@ -55,9 +55,13 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def execute(specs: Sequence[RunSpec], backend: Backend, retries: int,
-            on_outcome: Callable[[Outcome], None],
-            on_retry: Callable[[int, int, str], None] | None = None) -> None:
+def execute(
+    specs: Sequence[RunSpec],
+    backend: Backend,
+    retries: int,
+    on_outcome: Callable[[Outcome], None],
+    on_retry: Callable[[int, int, str], None] | None = None,
+) -> None:
     """Run each spec until it succeeds or has had ``retries + 1`` attempts.
 
     ``on_outcome`` is called once per spec, as soon as its last attempt ends;
@@ -81,8 +85,15 @@ def execute(specs: Sequence[RunSpec], backend: Backend, retries: int,
                         on_retry(i, attempts[i], str(result.get("error", "")))
                     pending.appendleft(i)  # a retry goes first: its cell is the oldest
                     continue
-                on_outcome(Outcome(i, attempts[i], row, str(result.get("error", "")),
-                                   float(result.get("task_wall_s", 0.0))))
+                on_outcome(
+                    Outcome(
+                        i,
+                        attempts[i],
+                        row,
+                        str(result.get("error", "")),
+                        float(result.get("task_wall_s", 0.0)),
+                    )
+                )
     finally:
         backend.close()
 
@@ -112,8 +123,9 @@ class ProcessBackend:
 
     def submit(self, ticket: int, spec: RunSpec, attempt: int) -> None:
         recv, send = self._ctx.Pipe(duplex=False)
-        proc = self._ctx.Process(target=_child, args=(send, self._fn, spec, attempt),
-                                 name=f"sweep-{ticket}", daemon=True)
+        proc = self._ctx.Process(
+            target=_child, args=(send, self._fn, spec, attempt), name=f"sweep-{ticket}", daemon=True
+        )
         proc.start()
         send.close()  # the child holds the only write end: EOF when it dies
         self._running[ticket] = (proc, recv)
@@ -168,16 +180,21 @@ class RayBackend:
                     ray.init(address=address)
                 else:
                     # "local": a new instance even if a cluster runs on this machine
-                    ray.init(address="local", num_cpus=max(1, jobs), include_dashboard=False,
-                             log_to_driver=False)
+                    ray.init(
+                        address="local",
+                        num_cpus=max(1, jobs),
+                        include_dashboard=False,
+                        log_to_driver=False,
+                    )
             except (ConnectionError, ValueError, RuntimeError) as exc:
                 where = f"the Ray cluster at {address}" if address else "a local Ray"
                 raise SweepError(f"cannot start or reach {where}: {exc}") from exc
         # max_retries=0: a dead worker comes back to execute() and counts as an attempt
         remote = ray.remote(num_cpus=1, max_retries=0, max_calls=1)(fn)
         fault = os.environ.get(FAULT_ENV)
-        self._remote = (remote.options(runtime_env={"env_vars": {FAULT_ENV: fault}})
-                        if fault else remote)
+        self._remote = (
+            remote.options(runtime_env={"env_vars": {FAULT_ENV: fault}}) if fault else remote
+        )
         self.capacity = 1 << 30  # Ray queues what the cluster cannot start yet
         self._refs: dict[Any, int] = {}
 
@@ -207,8 +224,9 @@ class RayBackend:
             self._ray.shutdown()
 
 
-def make_backend(executor: str, jobs: int | None, address: str | None = None,
-                 fn: TaskFn = run_cell) -> Backend:
+def make_backend(
+    executor: str, jobs: int | None, address: str | None = None, fn: TaskFn = run_cell
+) -> Backend:
     jobs = jobs or os.cpu_count() or 1
     if executor == "process":
         if address:

@@ -75,8 +75,9 @@ class SweepGrid:
         names = [s.name for s in self.sources]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise SweepError(f"two scenarios share the name {dup[0]!r}; "
-                             "rename one of the .sumocfg files")
+            raise SweepError(
+                f"two scenarios share the name {dup[0]!r}; rename one of the .sumocfg files"
+            )
         if not self.strategies:
             raise SweepError("the grid has no strategy")
         for s in self.strategies:
@@ -90,17 +91,22 @@ class SweepGrid:
 
     def cells(self) -> list[Cell]:
         """Every cell, scenario-major; seeds vary fastest."""
-        return [Cell(src, strategy, scale, seed)
-                for src in self.sources for strategy in self.strategies
-                for scale in self.scales for seed in self.seeds]
+        return [
+            Cell(src, strategy, scale, seed)
+            for src in self.sources
+            for strategy in self.strategies
+            for scale in self.scales
+            for seed in self.seeds
+        ]
 
     def settings(self) -> dict[str, Any]:
         """What must match for two sweeps to share an output folder."""
         return {"begin": self.begin, "end": self.end, "options": self.options}
 
 
-def make_sources(networks: Iterable[str] = (), sumocfgs: Iterable[str | Path] = (),
-                 base: Path | None = None) -> tuple[Source, ...]:
+def make_sources(
+    networks: Iterable[str] = (), sumocfgs: Iterable[str | Path] = (), base: Path | None = None
+) -> tuple[Source, ...]:
     out = [Source(name=n, network=n) for n in networks]
     for cfg in sumocfgs:
         path = Path(cfg)
@@ -166,8 +172,9 @@ def read_grid_file(path: str | Path) -> dict[str, Any]:
         raise SweepError(f"{path}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
     out: dict[str, Any] = {}
     if "networks" in data or "sumocfgs" in data:
-        out["sources"] = make_sources(_strings(data, "networks", path),
-                                      _strings(data, "sumocfgs", path), base=path.parent)
+        out["sources"] = make_sources(
+            _strings(data, "networks", path), _strings(data, "sumocfgs", path), base=path.parent
+        )
     if "strategies" in data:
         out["strategies"] = tuple(_strings(data, "strategies", path))
     if "scales" in data:

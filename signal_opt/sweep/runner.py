@@ -42,20 +42,35 @@ class SweepResult:
 
 
 def cell_spec(cell: Cell, grid: SweepGrid, out: Path) -> RunSpec:
-    return RunSpec(strategy=cell.strategy, out_dir=str(out / cell.folder),
-                   sumocfg=cell.source.sumocfg, network=cell.source.network,
-                   scale=cell.scale, seed=cell.seed, begin=grid.begin, end=grid.end,
-                   options=dict(grid.options), label=cell.describe(), progress=False)
+    return RunSpec(
+        strategy=cell.strategy,
+        out_dir=str(out / cell.folder),
+        sumocfg=cell.source.sumocfg,
+        network=cell.source.network,
+        scale=cell.scale,
+        seed=cell.seed,
+        begin=grid.begin,
+        end=grid.end,
+        options=dict(grid.options),
+        label=cell.describe(),
+        progress=False,
+    )
 
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def run_sweep(grid: SweepGrid, out: str | Path, executor: str = "process",
-              jobs: int | None = None, retries: int = 2, address: str | None = None,
-              backend: Backend | None = None,
-              log: Callable[[str], None] = _stderr) -> SweepResult:
+def run_sweep(
+    grid: SweepGrid,
+    out: str | Path,
+    executor: str = "process",
+    jobs: int | None = None,
+    retries: int = 2,
+    address: str | None = None,
+    backend: Backend | None = None,
+    log: Callable[[str], None] = _stderr,
+) -> SweepResult:
     """Run every cell of ``grid`` not yet done in ``out``; write the table and the summary.
 
     ``out/results.csv`` gains a line as each cell ends; at the end it is rewritten with one
@@ -91,12 +106,17 @@ def run_sweep(grid: SweepGrid, out: str | Path, executor: str = "process",
             finished += 1
             c = todo[o.index]
             if o.ok:
-                row = make_row(c, "ok", o.attempts, metrics=o.row,
-                               task_wall_s=o.task_wall_s, out_dir=specs[c.key].out_dir)
+                row = make_row(
+                    c,
+                    "ok",
+                    o.attempts,
+                    metrics=o.row,
+                    task_wall_s=o.task_wall_s,
+                    out_dir=specs[c.key].out_dir,
+                )
                 note = f"ok in {o.task_wall_s:.1f} s"
             else:
-                row = make_row(c, "failed", o.attempts, error=o.error,
-                               out_dir=specs[c.key].out_dir)
+                row = make_row(c, "failed", o.attempts, error=o.error, out_dir=specs[c.key].out_dir)
                 note = f"FAILED: {o.error}"
             append_row(out, row)  # on disk before anything else can go wrong
             done[c.key] = row

@@ -22,8 +22,18 @@ from signal_opt.sweep.grid import Cell, SweepError, SweepGrid
 METRICS = tuple(f.name for f in fields(RunMetrics))
 """Every metrics.json field, in its own order."""
 _INT_METRICS = frozenset(f.name for f in fields(RunMetrics) if f.type in ("int", int))
-COLUMNS = ("scenario", "strategy", "scale", "seed", "status", "attempts", "error",
-           *METRICS, "task_wall_s", "out_dir")
+COLUMNS = (
+    "scenario",
+    "strategy",
+    "scale",
+    "seed",
+    "status",
+    "attempts",
+    "error",
+    *METRICS,
+    "task_wall_s",
+    "out_dir",
+)
 RESULTS = "results.csv"
 SETTINGS = "sweep.json"
 
@@ -31,17 +41,32 @@ Key = tuple[str, str, str, int]
 
 
 def row_key(row: dict[str, Any]) -> Key:
-    return (str(row["scenario"]), str(row["strategy"]), f"{float(row['scale']):g}",
-            int(row["seed"]))
+    return (
+        str(row["scenario"]),
+        str(row["strategy"]),
+        f"{float(row['scale']):g}",
+        int(row["seed"]),
+    )
 
 
-def make_row(cell: Cell, status: str, attempts: int, error: str = "",
-             metrics: dict[str, Any] | None = None, task_wall_s: float | None = None,
-             out_dir: str = "") -> dict[str, Any]:
+def make_row(
+    cell: Cell,
+    status: str,
+    attempts: int,
+    error: str = "",
+    metrics: dict[str, Any] | None = None,
+    task_wall_s: float | None = None,
+    out_dir: str = "",
+) -> dict[str, Any]:
     metrics = metrics or {}
     row: dict[str, Any] = {
-        "scenario": cell.source.name, "strategy": cell.strategy, "scale": cell.scale,
-        "seed": cell.seed, "status": status, "attempts": attempts, "error": error,
+        "scenario": cell.source.name,
+        "strategy": cell.strategy,
+        "scale": cell.scale,
+        "seed": cell.seed,
+        "status": status,
+        "attempts": attempts,
+        "error": error,
     }
     row.update({m: metrics.get(m) for m in METRICS})
     row["task_wall_s"] = None if task_wall_s is None else round(task_wall_s, 3)
@@ -72,8 +97,11 @@ def load_rows(out: Path) -> dict[Key, dict[str, Any]]:
         reader = csv.DictReader(fh)
         if reader.fieldnames is None:
             return {}
-        missing = [c for c in ("scenario", "strategy", "scale", "seed", "status")
-                   if c not in reader.fieldnames]
+        missing = [
+            c
+            for c in ("scenario", "strategy", "scale", "seed", "status")
+            if c not in reader.fieldnames
+        ]
         if missing:
             raise SweepError(f"{path} is not a sweep results table (no {missing[0]!r} column)")
         rows: dict[Key, dict[str, Any]] = {}
@@ -132,7 +160,9 @@ def check_settings(out: Path, grid: SweepGrid) -> None:
             raise SweepError(
                 f"{out} holds a sweep with other settings ({', '.join(diff) or 'settings'}: "
                 f"{ {k: (saved or {}).get(k) for k in diff} }); use another --out or the same "
-                "settings")
+                "settings"
+            )
     known.update({s.name: asdict(s) for s in grid.sources})  # a re-run may add scenarios
-    path.write_text(json.dumps({"settings": current, "sources": list(known.values())},
-                               indent=2) + "\n")
+    path.write_text(
+        json.dumps({"settings": current, "sources": list(known.values())}, indent=2) + "\n"
+    )

@@ -56,32 +56,48 @@ def _cell(s: dict[str, Any], metric: str, decimals: int) -> str:
 def format_summary(summary: Sequence[dict[str, Any]], markdown: bool = False) -> str:
     """The summary as a fixed-width (or markdown) table of ``mean ± 95 % half-width``."""
     heads = ["scenario", "strategy", "scale", "runs", *(h for _, h, _ in SHOWN)]
-    body = [[str(s["scenario"]), str(s["strategy"]), f"{s['scale']:.2f}",
-             f"{s['runs']}" + (f" ({s['failed']} failed)" if s["failed"] else ""),
-             *(_cell(s, m, d) for m, _, d in SHOWN)] for s in summary]
+    body = [
+        [
+            str(s["scenario"]),
+            str(s["strategy"]),
+            f"{s['scale']:.2f}",
+            f"{s['runs']}" + (f" ({s['failed']} failed)" if s["failed"] else ""),
+            *(_cell(s, m, d) for m, _, d in SHOWN),
+        ]
+        for s in summary
+    ]
     if markdown:
         lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
         return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in body])
     widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(heads)]
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(
+            c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        )
 
     return "\n".join([line(heads), line(["-" * w for w in widths]), *(line(r) for r in body)])
 
 
 def write_summary(out: Path, summary: Sequence[dict[str, Any]], title: str) -> None:
     """``summary.csv`` (every metric, mean and CI half-width) and ``summary.md``."""
-    cols = [*GROUP, "runs", "failed", "seeds",
-            *(f"{m}_{x}" for m in METRICS for x in ("mean", "ci95"))]
+    cols = [
+        *GROUP,
+        "runs",
+        "failed",
+        "seeds",
+        *(f"{m}_{x}" for m in METRICS for x in ("mean", "ci95")),
+    ]
     with (out / "summary.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=cols)
         writer.writeheader()
         for s in summary:
-            writer.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v)
-                             for k, v in s.items()})
+            writer.writerow(
+                {k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in s.items()}
+            )
     (out / "summary.md").write_text(
         f"# {title}\n\nMean ± half-width of the 95 % confidence interval across seeds "
         "(Student t); one row per scenario, strategy and demand scale.\n\n"
-        + format_summary(summary, markdown=True) + "\n")
+        + format_summary(summary, markdown=True)
+        + "\n"
+    )

@@ -53,9 +53,11 @@ def run_cell(spec: RunSpec, attempt: int) -> dict[str, Any]:
         row = run_spec(spec)
     except Exception as exc:  # reported in the table, retried by the driver
         where = traceback.extract_tb(exc.__traceback__)[-1]
-        return {"error": f"{type(exc).__name__}: {exc} "
-                         f"({os.path.basename(where.filename)}:{where.lineno})",
-                "task_wall_s": time.perf_counter() - t0}
+        return {
+            "error": f"{type(exc).__name__}: {exc} "
+            f"({os.path.basename(where.filename)}:{where.lineno})",
+            "task_wall_s": time.perf_counter() - t0,
+        }
     return {"row": row, "task_wall_s": time.perf_counter() - t0}
 
 

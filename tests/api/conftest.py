@@ -30,9 +30,13 @@ def networks_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path, networks_dir: Path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path}/signal-opt.db",
-                    networks_dir=networks_dir, scheduler_enabled=False,
-                    max_upload_bytes=2_000_000, max_body_bytes=1_000_000)
+    return Settings(
+        database_url=f"sqlite:///{tmp_path}/signal-opt.db",
+        networks_dir=networks_dir,
+        scheduler_enabled=False,
+        max_upload_bytes=2_000_000,
+        max_body_bytes=1_000_000,
+    )
 
 
 @pytest.fixture
@@ -82,8 +86,9 @@ def minute_start(minutes_ago: int) -> datetime:
     return datetime.fromtimestamp(now - 60 * minutes_ago, UTC)
 
 
-def readings_for(client: TestClient, intersection: str | None, minutes: int = 10,
-                 count: float = 4.0) -> list[dict[str, Any]]:
+def readings_for(
+    client: TestClient, intersection: str | None, minutes: int = 10, count: float = 4.0
+) -> list[dict[str, Any]]:
     """Plausible one-minute readings of every detector (of one intersection) for ``minutes``."""
     net = client.app.state.service.network(NETWORK)
     out = []
@@ -92,8 +97,12 @@ def readings_for(client: TestClient, intersection: str | None, minutes: int = 10
         for d in net.detectors:
             if intersection is not None and net.detector_tls[d.id] != intersection:
                 continue
-            r: dict[str, Any] = {"detector_id": d.id, "interval_start": start,
-                                 "count": count, "occupancy": 12.0}
+            r: dict[str, Any] = {
+                "detector_id": d.id,
+                "interval_start": start,
+                "count": count,
+                "occupancy": 12.0,
+            }
             if d.kind == "queue":
                 r.update(count=0.0, jam_length=15.0)
             out.append(r)

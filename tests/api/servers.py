@@ -60,17 +60,35 @@ def postgres_server() -> Iterator[str]:
         shutil.chown(tmp, "postgres")
     data, log = tmp / "data", tmp / "log"
     port = free_port()
-    subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
-                    "-A", "trust", "--no-sync", "-E", "UTF8"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            *prefix,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ],
+        check=True,
+        capture_output=True,
+    )
     opts = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run([*prefix, str(ctl), "-D", str(data), "-o", opts, "-l", str(log), "-w",
-                    "-t", "60", "start"], check=True, capture_output=True)
+    subprocess.run(
+        [*prefix, str(ctl), "-D", str(data), "-o", opts, "-l", str(log), "-w", "-t", "60", "start"],
+        check=True,
+        capture_output=True,
+    )
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*prefix, str(ctl), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*prefix, str(ctl), "-D", str(data), "-m", "immediate", "stop"], capture_output=True
+        )
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -78,8 +96,7 @@ def postgres_server() -> Iterator[str]:
 def serve_in_thread(app: FastAPI) -> Iterator[str]:
     """``app`` under uvicorn on a free port; yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -107,9 +124,14 @@ def prometheus_server(target: str, tmp: Path) -> Iterator[str]:
     )
     port = free_port()
     proc = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=open(tmp / "prometheus.log", "wb"),  # noqa: SIM115
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp / "prometheus.log", "wb"),  # noqa: SIM115
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -148,24 +170,29 @@ class ServiceProcess:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = tmp / "server.log"
-        self.env = {**os.environ, "SIGNAL_OPT_DATABASE_URL": f"sqlite:///{self.db}",
-                    "SIGNAL_OPT_NETWORKS_DIR": str(networks_dir),
-                    "SIGNAL_OPT_SCHEDULER_ENABLED": "false", "OMP_NUM_THREADS": "1", **env}
+        self.env = {
+            **os.environ,
+            "SIGNAL_OPT_DATABASE_URL": f"sqlite:///{self.db}",
+            "SIGNAL_OPT_NETWORKS_DIR": str(networks_dir),
+            "SIGNAL_OPT_SCHEDULER_ENABLED": "false",
+            "OMP_NUM_THREADS": "1",
+            **env,
+        }
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 120.0) -> None:
         exe = Path(sys.executable).with_name("signal-opt")
         cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "signal_opt.cli"]
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([*cmd, "serve", "--port", str(self.port)],
-                                         env=self.env, stdout=log, stderr=log)
+            self.proc = subprocess.Popen(
+                [*cmd, "serve", "--port", str(self.port)], env=self.env, stdout=log, stderr=log
+            )
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the service exited: {self.log.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{self.base}/readyz", timeout=2, trust_env=False
-                             ).status_code == 200:
+                if httpx.get(f"{self.base}/readyz", timeout=2, trust_env=False).status_code == 200:
                     return
             except httpx.TransportError:
                 pass

@@ -27,8 +27,9 @@ def test_x_api_key_header_works(client: TestClient, viewer: dict[str, str]) -> N
     assert client.get(READ, headers={"X-API-Key": token}).status_code == 200
 
 
-def test_roles_are_ordered(client: TestClient, viewer: dict[str, str],
-                           operator: dict[str, str], admin: dict[str, str]) -> None:
+def test_roles_are_ordered(
+    client: TestClient, viewer: dict[str, str], operator: dict[str, str], admin: dict[str, str]
+) -> None:
     x = client.app.state.service.network(NETWORK).intersections[0].id
     ingest = (f"/v1/networks/{NETWORK}/readings", {"readings": []})
     rollback = f"/v1/networks/{NETWORK}/intersections/{x}/plans/1/rollback"
@@ -40,8 +41,12 @@ def test_roles_are_ordered(client: TestClient, viewer: dict[str, str],
     # operator: ingest / retime, not rollback, keys or networks
     assert client.post(rollback, headers=operator).status_code == 403
     assert client.get("/v1/keys", headers=operator).status_code == 403
-    assert client.post("/v1/networks", headers=operator,
-                       files={"file": ("a.net.xml", b"<net/>")}).status_code == 403
+    assert (
+        client.post(
+            "/v1/networks", headers=operator, files={"file": ("a.net.xml", b"<net/>")}
+        ).status_code
+        == 403
+    )
     # admin: everything
     assert client.post(rollback, headers=admin).status_code == 201
     assert client.get("/v1/keys", headers=admin).status_code == 200

@@ -42,8 +42,15 @@ class Ledger:
     """Retimings in flight at a kill that committed whole (not acknowledged, not lost)."""
 
 
-def _workload(svc: ServiceProcess, h: dict[str, str], ledger: Ledger, dets: list[dict[str, Any]],
-              xs: list[dict[str, Any]], rng: random.Random, minute0: int) -> int:
+def _workload(
+    svc: ServiceProcess,
+    h: dict[str, str],
+    ledger: Ledger,
+    dets: list[dict[str, Any]],
+    xs: list[dict[str, Any]],
+    rng: random.Random,
+    minute0: int,
+) -> int:
     """Ingest and retime in a loop until the server dies; returns requests acknowledged."""
     acked = 0
     with httpx.Client(base_url=svc.base, headers=h, timeout=30, trust_env=False) as c:
@@ -52,28 +59,41 @@ def _workload(svc: ServiceProcess, h: dict[str, str], ledger: Ledger, dets: list
                 if rng.random() < 0.5:
                     i = len(ledger.batches)
                     start = datetime.fromtimestamp((minute0 - i) * 60, UTC)
-                    rows = [{"detector_id": d["id"], "interval_start": start.isoformat(),
-                             "count": float(rng.randint(0, 15)), "occupancy": 10.0}
-                            for d in dets]
-                    ledger.batches.append([(d["id"], round(start.timestamp() * 1000))
-                                           for d in dets])
+                    rows = [
+                        {
+                            "detector_id": d["id"],
+                            "interval_start": start.isoformat(),
+                            "count": float(rng.randint(0, 15)),
+                            "occupancy": 10.0,
+                        }
+                        for d in dets
+                    ]
+                    ledger.batches.append(
+                        [(d["id"], round(start.timestamp() * 1000)) for d in dets]
+                    )
                     ledger.in_flight = "ingest"
                     r = c.post(f"/v1/networks/{NETWORK}/readings", json={"readings": rows})
                     assert r.status_code == 200, r.text
                     ledger.acked_batches.add(i)
                 else:
                     chosen = rng.sample(xs, rng.randint(1, len(xs)))
-                    demand = {x["id"]: {g: rng.uniform(0, 900) for g in x["groups"]}
-                              for x in chosen}
+                    demand = {
+                        x["id"]: {g: rng.uniform(0, 900) for g in x["groups"]} for x in chosen
+                    }
                     ledger.in_flight = "retime"
                     r = c.post(f"/v1/networks/{NETWORK}/retime", json={"demand": demand})
                     assert r.status_code == 200, r.text
                     body = r.json()
                     ledger.acked_retimings[body["id"]] = {
-                        p["intersection_id"]: p["version"] for p in body["plans"]}
+                        p["intersection_id"]: p["version"] for p in body["plans"]
+                    }
                     for p in body["plans"]:
                         ledger.current[p["intersection_id"]] = (
-                            p["version"], p["cycle_s"], tuple(p["greens_s"]), p["offset_s"])
+                            p["version"],
+                            p["cycle_s"],
+                            tuple(p["greens_s"]),
+                            p["offset_s"],
+                        )
                 ledger.in_flight = None
                 acked += 1
             except httpx.TransportError:
@@ -83,8 +103,11 @@ def _workload(svc: ServiceProcess, h: dict[str, str], ledger: Ledger, dets: list
 def _verify(svc: ServiceProcess, h: dict[str, str], ledger: Ledger) -> dict[str, int]:
     with sqlite3.connect(f"file:{svc.db}?mode=ro", uri=True) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        stored = set(db.execute("SELECT detector_id, start_ms FROM readings WHERE network = ?",
-                                (NETWORK,)).fetchall())
+        stored = set(
+            db.execute(
+                "SELECT detector_id, start_ms FROM readings WHERE network = ?", (NETWORK,)
+            ).fetchall()
+        )
         found_batches = late_batches = 0
         for i, keys in enumerate(ledger.batches):
             n = sum(k in stored for k in keys)
@@ -94,12 +117,16 @@ def _verify(svc: ServiceProcess, h: dict[str, str], ledger: Ledger) -> dict[str,
                 found_batches += 1
             else:
                 late_batches += n == len(keys)
-        retimings = {rid: (n_opt + n_fb) for rid, n_opt, n_fb in db.execute(
-            "SELECT id, n_optimized, n_fallback FROM retimings WHERE network = ?", (NETWORK,))}
+        retimings = {
+            rid: (n_opt + n_fb)
+            for rid, n_opt, n_fb in db.execute(
+                "SELECT id, n_optimized, n_fallback FROM retimings WHERE network = ?", (NETWORK,)
+            )
+        }
         plans: dict[int, dict[str, int]] = {}
         for rid, x, version in db.execute(
-                "SELECT retiming_id, intersection_id, version FROM plans "
-                "WHERE retiming_id IS NOT NULL"):
+            "SELECT retiming_id, intersection_id, version FROM plans WHERE retiming_id IS NOT NULL"
+        ):
             plans.setdefault(rid, {})[x] = version
         for rid, n in retimings.items():
             assert len(plans.get(rid, {})) == n, f"retiming {rid} half-written"
@@ -117,13 +144,14 @@ def _verify(svc: ServiceProcess, h: dict[str, str], ledger: Ledger) -> dict[str,
             assert (p["cycle_s"], tuple(p["greens_s"]), p["offset_s"]) == (cycle, greens, offset)
         else:  # the retiming in flight at the kill committed after all
             assert p["version"] == version + 1 and p["retiming_id"] in unacked, (x, p)
-            ledger.current[x] = (p["version"], p["cycle_s"], tuple(p["greens_s"]),
-                                 p["offset_s"])
+            ledger.current[x] = (p["version"], p["cycle_s"], tuple(p["greens_s"]), p["offset_s"])
     ledger.acked_retimings.update({rid: plans[rid] for rid in unacked})
     ledger.late |= unacked
-    return {"acked": len(ledger.acked_batches) + len(ledger.acked_retimings) - len(ledger.late),
-            "found": found_batches + found_retimings,
-            "late": late_batches + len(ledger.late)}
+    return {
+        "acked": len(ledger.acked_batches) + len(ledger.acked_retimings) - len(ledger.late),
+        "found": found_batches + found_retimings,
+        "late": late_batches + len(ledger.late),
+    }
 
 
 def _crash_runs(tmp: Path, networks_dir: Path, crashes: int, seed: int) -> None:
@@ -140,8 +168,10 @@ def _crash_runs(tmp: Path, networks_dir: Path, crashes: int, seed: int) -> None:
         svc.start()
         with httpx.Client(base_url=svc.base, headers=h, trust_env=False) as c:
             dets = c.get(f"/v1/networks/{NETWORK}/detectors").json()
-            xs = [{"id": x["id"], "groups": [g["id"] for g in x["lane_groups"]]}
-                  for x in c.get(f"/v1/networks/{NETWORK}/intersections").json()]
+            xs = [
+                {"id": x["id"], "groups": [g["id"] for g in x["lane_groups"]]}
+                for x in c.get(f"/v1/networks/{NETWORK}/intersections").json()
+            ]
         for _ in range(crashes):
             killer = threading.Timer(rng.uniform(0.8, 2.5), svc.kill)
             killer.start()
@@ -154,10 +184,12 @@ def _crash_runs(tmp: Path, networks_dir: Path, crashes: int, seed: int) -> None:
             totals.update(counts)
     finally:
         svc.stop()
-    print(f"\ncrash recovery: {crashes} SIGKILLs ({totals['kills_in_flight']} with a write in "
-          f"flight), writes acknowledged {totals['acked']}, found after restart "
-          f"{totals['found']} (+{totals['late']} in flight at a kill that committed whole); "
-          "integrity_check ok; no half-written batch or retiming")
+    print(
+        f"\ncrash recovery: {crashes} SIGKILLs ({totals['kills_in_flight']} with a write in "
+        f"flight), writes acknowledged {totals['acked']}, found after restart "
+        f"{totals['found']} (+{totals['late']} in flight at a kill that committed whole); "
+        "integrity_check ok; no half-written batch or retiming"
+    )
     assert totals["acked"] == totals["found"] > 0
     assert token not in svc.log.read_text(errors="replace")
 

@@ -33,8 +33,12 @@ from signal_opt.settings import Settings
 from signal_opt.storage import Repository
 from tests.api.conftest import NETWORK
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 DEFAULT_EXAMPLES = 15
 """Per operation and mode (three modes): ~1,000 requests in the default run."""
 SLOW_EXAMPLES = 300
@@ -70,15 +74,23 @@ def _fuzz(schema: Any, headers: dict[str, str], x: str, examples: int) -> dict[s
     for result in schema.get_all_operations():
         op = result.ok()
         known = {k: v for k, v in real.items() if k in op.path_parameters}
-        for mode, params in ((GenerationMode.POSITIVE, None), (GenerationMode.POSITIVE, known),
-                             (GenerationMode.NEGATIVE, None)):
+        for mode, params in (
+            (GenerationMode.POSITIVE, None),
+            (GenerationMode.POSITIVE, known),
+            (GenerationMode.NEGATIVE, None),
+        ):
             if params == {}:
                 continue
-            strategy = op.as_strategy(generation_mode=mode,
-                                      **({"path_parameters": params} if params else {}))
+            strategy = op.as_strategy(
+                generation_mode=mode, **({"path_parameters": params} if params else {})
+            )
 
-            @settings(max_examples=examples, deadline=None, database=None,
-                      suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=examples,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=strategy)
             def run(case: Any) -> None:
                 nonlocal sent
@@ -100,9 +112,11 @@ def _run_and_report(fuzzed: tuple[Any, dict[str, str], str], examples: int) -> N
     schema, headers, x = fuzzed
     out = _fuzz(schema, headers, x, examples)
     n_fail = sum(out["failures"].values())
-    print(f"\nschemathesis: {out['sent']} requests over "
-          f"{len(list(schema.get_all_operations()))} operations, {n_fail} failures "
-          f"({len(out['failures'])} distinct)")
+    print(
+        f"\nschemathesis: {out['sent']} requests over "
+        f"{len(list(schema.get_all_operations()))} operations, {n_fail} failures "
+        f"({len(out['failures'])} distinct)"
+    )
     assert not out["failures"], "\n\n".join(f"{k}: {v}" for k, v in out["first"].items())
 
 
@@ -128,12 +142,16 @@ def test_every_protected_route_refuses_without_a_key(
         protected += 1
         known = {k: v for k, v in real.items() if k in op.path_parameters}
 
-        @settings(max_examples=5, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=5, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
         @given(case=op.as_strategy(path_parameters=known) if known else op.as_strategy())
         def run(case: Any) -> None:
-            case.headers = {k: v for k, v in (case.headers or {}).items()
-                            if k.lower() not in ("authorization", "x-api-key")}
+            case.headers = {
+                k: v
+                for k, v in (case.headers or {}).items()
+                if k.lower() not in ("authorization", "x-api-key")
+            }
             response = case.call()
             assert response.status_code == 401, (case.operation.label, response.text)
             assert response.headers["www-authenticate"] in (["Bearer"], "Bearer")

@@ -15,12 +15,26 @@ from tests.api.conftest import NETWORK
 
 def _netgenerate(path: Path, tls: bool) -> bytes:
     subprocess.run(
-        [sumolib.checkBinary("netgenerate"), "--grid", "--grid.number", "2",
-         "--grid.length", "200", "--grid.attach-length", "100",
-         "--default-junction-type", "traffic_light" if tls else "priority",
-         "--no-turnarounds", "true",
-         "-o", str(path), "--seed", "1"],
-        check=True, capture_output=True,
+        [
+            sumolib.checkBinary("netgenerate"),
+            "--grid",
+            "--grid.number",
+            "2",
+            "--grid.length",
+            "200",
+            "--grid.attach-length",
+            "100",
+            "--default-junction-type",
+            "traffic_light" if tls else "priority",
+            "--no-turnarounds",
+            "true",
+            "-o",
+            str(path),
+            "--seed",
+            "1",
+        ],
+        check=True,
+        capture_output=True,
     )
     return path.read_bytes()
 
@@ -54,9 +68,9 @@ def test_unknown_ids_are_404(client: TestClient, viewer: dict[str, str]) -> None
     assert r.status_code == 404 and "nowhere" in r.json()["detail"]
 
 
-def test_upload_registers_and_persists(make_client: Callable[..., TestClient],
-                                      client: TestClient, admin: dict[str, str],
-                                      grid: bytes) -> None:
+def test_upload_registers_and_persists(
+    make_client: Callable[..., TestClient], client: TestClient, admin: dict[str, str], grid: bytes
+) -> None:
     r = client.post("/v1/networks", headers=admin, files={"file": ("grid.net.xml", grid)})
     assert r.status_code == 201, r.text
     body = r.json()
@@ -73,13 +87,20 @@ def test_upload_registers_and_persists(make_client: Callable[..., TestClient],
     assert "grid" in names
 
 
-def test_upload_with_explicit_name(client: TestClient, admin: dict[str, str],
-                                  grid: bytes) -> None:
-    r = client.post("/v1/networks", headers=admin, data={"name": "bad name!"},
-                    files={"file": ("g.net.xml", grid)})
+def test_upload_with_explicit_name(client: TestClient, admin: dict[str, str], grid: bytes) -> None:
+    r = client.post(
+        "/v1/networks",
+        headers=admin,
+        data={"name": "bad name!"},
+        files={"file": ("g.net.xml", grid)},
+    )
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "name"]
-    r = client.post("/v1/networks", headers=admin, data={"name": "east-grid"},
-                    files={"file": ("g.net.xml", grid)})
+    r = client.post(
+        "/v1/networks",
+        headers=admin,
+        data={"name": "east-grid"},
+        files={"file": ("g.net.xml", grid)},
+    )
     assert r.status_code == 201 and r.json()["name"] == "east-grid"
 
 
@@ -90,18 +111,24 @@ EXTERNAL = b"""<?xml version="1.0"?>
 <!DOCTYPE net [<!ENTITY x SYSTEM "file:///etc/passwd">]><net><tlLogic id="&x;"/></net>"""
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    (BILLION_LAUGHS, "unsafe XML"),
-    (EXTERNAL, "unsafe XML"),
-    (b"<net><tlLogic", "not well-formed"),
-    (b"", "empty"),
-    (b"<routes><tlLogic/></routes>", "root element is <routes>"),
-    (b"<net><edge id='a'/></net>", "no traffic lights"),
-    (b"<net><tlLogic id='x' type='static' programID='0' offset='0'/></net>",
-     "not a usable SUMO network"),
-])
-def test_upload_rejects_bad_files(client: TestClient, admin: dict[str, str], data: bytes,
-                                  message: str) -> None:
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (BILLION_LAUGHS, "unsafe XML"),
+        (EXTERNAL, "unsafe XML"),
+        (b"<net><tlLogic", "not well-formed"),
+        (b"", "empty"),
+        (b"<routes><tlLogic/></routes>", "root element is <routes>"),
+        (b"<net><edge id='a'/></net>", "no traffic lights"),
+        (
+            b"<net><tlLogic id='x' type='static' programID='0' offset='0'/></net>",
+            "not a usable SUMO network",
+        ),
+    ],
+)
+def test_upload_rejects_bad_files(
+    client: TestClient, admin: dict[str, str], data: bytes, message: str
+) -> None:
     r = client.post("/v1/networks", headers=admin, files={"file": ("x.net.xml", data)})
     assert r.status_code == 422, r.text
     [err] = r.json()["detail"]
@@ -110,8 +137,9 @@ def test_upload_rejects_bad_files(client: TestClient, admin: dict[str, str], dat
     assert names == [NETWORK]
 
 
-def test_upload_without_traffic_lights(client: TestClient, admin: dict[str, str],
-                                      tmp_path: Path) -> None:
+def test_upload_without_traffic_lights(
+    client: TestClient, admin: dict[str, str], tmp_path: Path
+) -> None:
     data = _netgenerate(tmp_path / "plain.net.xml", tls=False)
     r = client.post("/v1/networks", headers=admin, files={"file": ("plain.net.xml", data)})
     assert r.status_code == 422 and "no traffic lights" in r.json()["detail"][0]["msg"]

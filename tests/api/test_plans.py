@@ -18,8 +18,7 @@ NET = f"/v1/networks/{NETWORK}"
 def _retime(client: TestClient, headers: dict[str, str], x: str, vph: float) -> dict:
     model = client.get(f"{NET}/intersections/{x}", headers=headers).json()
     demand = {g["id"]: vph for g in model["lane_groups"]}
-    r = client.post(f"{NET}/intersections/{x}/retime", headers=headers,
-                    json={"demand": demand})
+    r = client.post(f"{NET}/intersections/{x}/retime", headers=headers, json={"demand": demand})
     assert r.status_code == 200
     return r.json()["plans"][0]
 
@@ -45,8 +44,9 @@ def test_history_version_and_rollback(client: TestClient, admin: dict[str, str])
     assert [p["version"] for p in history] == [4, 3]
     page = client.get(f"{NET}/intersections/{x}/plans?limit=2&offset=2", headers=admin).json()
     assert [p["version"] for p in page] == [2, 1]
-    assert client.post(f"{NET}/intersections/{x}/plans/99/rollback",
-                       headers=admin).status_code == 404
+    assert (
+        client.post(f"{NET}/intersections/{x}/plans/99/rollback", headers=admin).status_code == 404
+    )
     plans = client.get(f"{NET}/plans", headers=admin).json()
     assert len(plans) == 16 and next(p for p in plans if p["intersection_id"] == x)["version"] == 4
     some = client.get(f"{NET}/plans", headers=admin, params={"intersection": [x]}).json()
@@ -66,17 +66,31 @@ def test_export_is_a_tllogic_additional(client: TestClient, viewer: dict[str, st
 
 
 @pytest.mark.sumo
-def test_export_loads_in_sumo(client: TestClient, admin: dict[str, str],
-                              tmp_path: Path) -> None:
+def test_export_loads_in_sumo(client: TestClient, admin: dict[str, str], tmp_path: Path) -> None:
     x = client.get(NET, headers=admin).json()["intersections"][0]
     _retime(client, admin, x, 250.0)
     path = tmp_path / "plans.add.xml"
     path.write_bytes(client.get(f"{NET}/plans/export", headers=admin).content)
     net = REPO / "networks" / NETWORK / f"{NETWORK}.net.xml"
     done = subprocess.run(
-        [sumolib.checkBinary("sumo"), "-n", str(net), "-a", str(path), "--begin", "0",
-         "--end", "5", "--no-step-log", "true", "--error-log", str(tmp_path / "err.txt")],
-        capture_output=True, text=True, timeout=120,
+        [
+            sumolib.checkBinary("sumo"),
+            "-n",
+            str(net),
+            "-a",
+            str(path),
+            "--begin",
+            "0",
+            "--end",
+            "5",
+            "--no-step-log",
+            "true",
+            "--error-log",
+            str(tmp_path / "err.txt"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Error" not in (tmp_path / "err.txt").read_text()

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.postgres
 
 try:
     import psycopg  # noqa: F401
+
     HAVE_PSYCOPG = True
 except ImportError:
     HAVE_PSYCOPG = False
@@ -40,8 +41,10 @@ def pg_url() -> Iterator[str]:
     if pg_ctl() is None:
         pytest.skip(f"PostgreSQL is not installed: {HOW}")
     if os.geteuid() == 0 and not _has_user("postgres"):
-        pytest.skip("running as root without a 'postgres' user for initdb: "
-                    "install the Debian package (.ci/install-services.sh) or run as non-root")
+        pytest.skip(
+            "running as root without a 'postgres' user for initdb: "
+            "install the Debian package (.ci/install-services.sh) or run as non-root"
+        )
     if not HAVE_PSYCOPG:
         pytest.skip("psycopg is not installed: pip install -e '.[postgres]'")
     with postgres_server() as url:
@@ -49,13 +52,15 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def pg_client(make_client: Callable[..., TestClient], settings: Settings,
-              pg_url: str) -> TestClient:
+def pg_client(
+    make_client: Callable[..., TestClient], settings: Settings, pg_url: str
+) -> TestClient:
     return make_client(settings=settings.model_copy(update={"database_url": pg_url}))
 
 
-def test_full_flow_on_postgres(pg_client: TestClient, make_client: Callable[..., TestClient],
-                               settings: Settings, pg_url: str) -> None:
+def test_full_flow_on_postgres(
+    pg_client: TestClient, make_client: Callable[..., TestClient], settings: Settings, pg_url: str
+) -> None:
     c = pg_client
     assert c.app.state.service.repo.engine.dialect.name == "postgresql"
     _, token = c.app.state.service.repo.create_key("admin", "pg")
@@ -92,8 +97,13 @@ def test_concurrent_retimes_get_distinct_versions(pg_client: TestClient) -> None
 
     def go() -> None:
         for _ in range(5):
-            codes.append(c.post(f"/v1/networks/{NETWORK}/intersections/{x.id}/retime",
-                                headers=h, json={"demand": demand}).status_code)
+            codes.append(
+                c.post(
+                    f"/v1/networks/{NETWORK}/intersections/{x.id}/retime",
+                    headers=h,
+                    json={"demand": demand},
+                ).status_code
+            )
 
     threads = [threading.Thread(target=go) for _ in range(4)]
     for t in threads:
@@ -101,8 +111,12 @@ def test_concurrent_retimes_get_distinct_versions(pg_client: TestClient) -> None
     for t in threads:
         t.join()
     assert codes == [200] * 20
-    versions = [p["version"] for p in c.get(
-        f"/v1/networks/{NETWORK}/intersections/{x.id}/plans?limit=1000", headers=h).json()]
+    versions = [
+        p["version"]
+        for p in c.get(
+            f"/v1/networks/{NETWORK}/intersections/{x.id}/plans?limit=1000", headers=h
+        ).json()
+    ]
     assert len(versions) == len(set(versions)) >= 21
 
 
@@ -112,32 +126,52 @@ def test_upload_stored_in_postgres(pg_client: TestClient, tmp_path: Path) -> Non
     import sumolib
 
     net = tmp_path / "pgrid.net.xml"
-    subprocess.run([sumolib.checkBinary("netgenerate"), "--grid", "--grid.number", "2",
-                    "--grid.attach-length", "100", "--default-junction-type", "traffic_light",
-                    "-o", str(net)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sumolib.checkBinary("netgenerate"),
+            "--grid",
+            "--grid.number",
+            "2",
+            "--grid.attach-length",
+            "100",
+            "--default-junction-type",
+            "traffic_light",
+            "-o",
+            str(net),
+        ],
+        check=True,
+        capture_output=True,
+    )
     c = pg_client
     _, token = c.app.state.service.repo.create_key("admin")
     h = {"Authorization": f"Bearer {token}"}
-    r = c.post("/v1/networks", headers=h, data={"name": f"pgrid-{tmp_path.name[-6:]}"},
-               files={"file": ("pgrid.net.xml", net.read_bytes())})
+    r = c.post(
+        "/v1/networks",
+        headers=h,
+        data={"name": f"pgrid-{tmp_path.name[-6:]}"},
+        files={"file": ("pgrid.net.xml", net.read_bytes())},
+    )
     assert r.status_code == 201, r.text
     assert c.app.state.service.repo.network_xml(r.json()["name"]) == net.read_bytes()
 
 
-def test_replicas_on_postgres_retime_once(make_client: Callable[..., TestClient],
-                                          settings: Settings, pg_url: str) -> None:
+def test_replicas_on_postgres_retime_once(
+    make_client: Callable[..., TestClient], settings: Settings, pg_url: str
+) -> None:
     from tests.api.test_scheduler import replicas_retime_once
 
     replicas_retime_once(make_client, settings.model_copy(update={"database_url": pg_url}))
 
 
-def test_two_running_replicas_share_the_schedule(make_client: Callable[..., TestClient],
-                                                 settings: Settings, pg_url: str) -> None:
+def test_two_running_replicas_share_the_schedule(
+    make_client: Callable[..., TestClient], settings: Settings, pg_url: str
+) -> None:
     """Two apps with their scheduler threads on one PostgreSQL: each scheduled retiming
     runs once (consecutive runs at least one interval apart), not once per replica."""
     interval = 1.0
-    s = settings.model_copy(update={"database_url": pg_url, "scheduler_enabled": True,
-                                    "retime_interval_s": interval})
+    s = settings.model_copy(
+        update={"database_url": pg_url, "scheduler_enabled": True, "retime_interval_s": interval}
+    )
     from sqlalchemy import text
 
     first = make_client(settings=settings.model_copy(update={"database_url": pg_url}))
@@ -149,11 +183,16 @@ def test_two_running_replicas_share_the_schedule(make_client: Callable[..., Test
     for c in apps:
         c.app.state.scheduler.stop()
     elapsed = (datetime.now(UTC) - t0).total_seconds()
-    runs = [r for r in apps[0].app.state.service.repo.retimings(NETWORK, 1000)
-            if r.trigger == "schedule" and r.started_at >= t0]
+    runs = [
+        r
+        for r in apps[0].app.state.service.repo.retimings(NETWORK, 1000)
+        if r.trigger == "schedule" and r.started_at >= t0
+    ]
     starts = sorted(r.started_at.timestamp() for r in runs)
     gaps = [b - a for a, b in pairwise(starts)]
-    print(f"replicas: 2, interval {interval} s, {elapsed:.1f} s: {len(runs)} scheduled "
-          f"retimings, smallest gap {min(gaps, default=0):.2f} s")
+    print(
+        f"replicas: 2, interval {interval} s, {elapsed:.1f} s: {len(runs)} scheduled "
+        f"retimings, smallest gap {min(gaps, default=0):.2f} s"
+    )
     assert 2 <= len(runs) <= elapsed / interval + 1
     assert all(g >= 0.9 * interval for g in gaps)

@@ -40,15 +40,20 @@ def _wait_for(prom: str, expr: str, timeout: float = 60.0) -> list[dict[str, Any
 def test_prometheus_scrapes_the_service(settings: Settings, tmp_path: Path) -> None:
     if prometheus_binary() is None:
         pytest.skip(f"Prometheus is not installed: {HOW}")
-    app = create_app(settings.model_copy(update={"scheduler_enabled": True,
-                                                 "retime_interval_s": 1.0}),
-                     registry=CollectorRegistry())
+    app = create_app(
+        settings.model_copy(update={"scheduler_enabled": True, "retime_interval_s": 1.0}),
+        registry=CollectorRegistry(),
+    )
     with serve_in_thread(app) as base:
         _, token = app.state.service.repo.create_key("operator")
         h = {"Authorization": f"Bearer {token}"}
         x = app.state.service.network(NETWORK).intersections[0]
-        r = httpx.post(f"{base}/v1/networks/{NETWORK}/intersections/{x.id}/retime", headers=h,
-                       json={"demand": {g.id: 250.0 for g in x.lane_groups}}, timeout=30)
+        r = httpx.post(
+            f"{base}/v1/networks/{NETWORK}/intersections/{x.id}/retime",
+            headers=h,
+            json={"demand": {g.id: 250.0 for g in x.lane_groups}},
+            timeout=30,
+        )
         assert r.status_code == 200
         cycle = r.json()["plans"][0]["cycle_s"]
         with prometheus_server(base.removeprefix("http://"), tmp_path) as prom:

@@ -30,14 +30,20 @@ SLOW_CASES = 10_000
 
 # Numbers a broken or hostile detector / client sends.
 odd = st.one_of(
-    st.just(math.nan), st.just(math.inf), st.just(-math.inf), st.just(0.0),
-    st.floats(-1e6, -1e-9), st.floats(1e6, 1e15), st.floats(0.0, 3000.0),
+    st.just(math.nan),
+    st.just(math.inf),
+    st.just(-math.inf),
+    st.just(0.0),
+    st.floats(-1e6, -1e-9),
+    st.floats(1e6, 1e15),
+    st.floats(0.0, 3000.0),
 )
 plausible = st.floats(0.0, 2000.0, allow_nan=False)
 
 
-def _check_answer(client: TestClient, r: Any, before: dict[str, dict[str, Any]],
-                  counts: dict[str, int]) -> None:
+def _check_answer(
+    client: TestClient, r: Any, before: dict[str, dict[str, Any]], counts: dict[str, int]
+) -> None:
     """A 4xx with a detail, or a retiming whose every plan keeps every rule."""
     assert r.status_code < 500, r.text
     if r.status_code != 200:
@@ -57,7 +63,10 @@ def _check_answer(client: TestClient, r: Any, before: dict[str, dict[str, Any]],
             counts["fallback"] += 1
             assert p["error"]
             assert (plan.cycle, plan.greens, plan.offset) == (
-                current.cycle, current.greens, current.offset)
+                current.cycle,
+                current.greens,
+                current.offset,
+            )
         else:
             assert p["source"] == "optimized" and p["error"] is None
             assert change_limit_error(plan, current, service.core, p["flags"]) is None
@@ -65,8 +74,11 @@ def _check_answer(client: TestClient, r: Any, before: dict[str, dict[str, Any]],
 
 def _post(client: TestClient, url: str, h: dict[str, str], body: Any) -> Any:
     """POST ``body`` as JSON with NaN / Infinity written out, as a sloppy client would."""
-    return client.post(url, headers={**h, "content-type": "application/json"},
-                       content=json.dumps(body, allow_nan=True))
+    return client.post(
+        url,
+        headers={**h, "content-type": "application/json"},
+        content=json.dumps(body, allow_nan=True),
+    )
 
 
 def _current(client: TestClient, h: dict[str, str]) -> dict[str, dict[str, Any]]:
@@ -80,33 +92,60 @@ def _detector_property(client: TestClient, h: dict[str, str], cases: int) -> dic
     counts = {"cases": 0, "4xx": 0, "plans": 0, "fallback": 0, "rejected_batches": 0}
     base_minute = int(time.time() // 60) - 2
 
-    reading = st.fixed_dictionaries({
-        "detector": st.sampled_from(dets), "minute": st.integers(0, 13),
-        "count": odd, "occupancy": st.one_of(odd, st.floats(0.0, 100.0)),
-        "speed": st.one_of(st.none(), odd), "jam_length": st.one_of(st.none(), odd),
-    })
+    reading = st.fixed_dictionaries(
+        {
+            "detector": st.sampled_from(dets),
+            "minute": st.integers(0, 13),
+            "count": odd,
+            "occupancy": st.one_of(odd, st.floats(0.0, 100.0)),
+            "speed": st.one_of(st.none(), odd),
+            "jam_length": st.one_of(st.none(), odd),
+        }
+    )
     kind = st.sampled_from(["random", "empty", "all_zero", "all_nan", "huge"])
 
-    @settings(max_examples=cases, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
-    @given(kind=kind, rows=st.lists(reading, max_size=40),
-           which=st.lists(st.sampled_from(ids), min_size=1, max_size=4, unique=True))
+    @settings(
+        max_examples=cases, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(
+        kind=kind,
+        rows=st.lists(reading, max_size=40),
+        which=st.lists(st.sampled_from(ids), min_size=1, max_size=4, unique=True),
+    )
     def prop(kind: str, rows: list[dict[str, Any]], which: list[str]) -> None:
         counts["cases"] += 1
         if kind != "random":
             value = {"empty": None, "all_zero": 0.0, "all_nan": math.nan, "huge": 1e12}[kind]
             mine = [d for d in dets if net.detector_tls[d.id] in which]
-            rows = [] if value is None else [
-                {"detector": d, "minute": m, "count": value, "occupancy": min(value, 100.0),
-                 "speed": None, "jam_length": None} for d in mine for m in (0, 1)]
-        readings = [{
-            "detector_id": r["detector"].id,
-            "interval_start": time.strftime("%Y-%m-%dT%H:%M:00Z",
-                                            time.gmtime((base_minute - r["minute"]) * 60)),
-            "count": r["count"], "occupancy": r["occupancy"],
-            **({"speed": r["speed"]} if r["speed"] is not None else {}),
-            **({"jam_length": r["jam_length"]} if r["jam_length"] is not None else {}),
-        } for r in rows]
+            rows = (
+                []
+                if value is None
+                else [
+                    {
+                        "detector": d,
+                        "minute": m,
+                        "count": value,
+                        "occupancy": min(value, 100.0),
+                        "speed": None,
+                        "jam_length": None,
+                    }
+                    for d in mine
+                    for m in (0, 1)
+                ]
+            )
+        readings = [
+            {
+                "detector_id": r["detector"].id,
+                "interval_start": time.strftime(
+                    "%Y-%m-%dT%H:%M:00Z", time.gmtime((base_minute - r["minute"]) * 60)
+                ),
+                "count": r["count"],
+                "occupancy": r["occupancy"],
+                **({"speed": r["speed"]} if r["speed"] is not None else {}),
+                **({"jam_length": r["jam_length"]} if r["jam_length"] is not None else {}),
+            }
+            for r in rows
+        ]
         r = _post(client, f"{NET}/readings", h, {"readings": readings})
         assert r.status_code in (200, 422), r.text
         if r.status_code == 422:
@@ -131,8 +170,7 @@ def _demand_property(client: TestClient, h: dict[str, str], cases: int) -> dict[
 
     @st.composite
     def demand(draw: st.DrawFn) -> dict[str, dict[str, float]]:
-        which = draw(st.lists(st.sampled_from(sorted(groups)), min_size=1, max_size=5,
-                              unique=True))
+        which = draw(st.lists(st.sampled_from(sorted(groups)), min_size=1, max_size=5, unique=True))
         out = {}
         for x in which:
             chosen = draw(st.lists(st.sampled_from(groups[x]), unique=True))
@@ -142,8 +180,9 @@ def _demand_property(client: TestClient, h: dict[str, str], cases: int) -> dict[
                 out[x]["no-such-group"] = 1.0
         return out
 
-    @settings(max_examples=cases, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=cases, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(d=demand(), one=st.booleans())
     def prop(d: dict[str, dict[str, float]], one: bool) -> None:
         counts["cases"] += 1
@@ -154,8 +193,11 @@ def _demand_property(client: TestClient, h: dict[str, str], cases: int) -> dict[
             r = _post(client, f"{NET}/intersections/{x}/retime", h, {"demand": d[x]})
         else:
             r = _post(client, f"{NET}/retime", h, {"demand": d})
-        valid = all(math.isfinite(v) and v >= 0 and g in groups[x]
-                    for x, gs in d.items() for g, v in gs.items())
+        valid = all(
+            math.isfinite(v) and v >= 0 and g in groups[x]
+            for x, gs in d.items()
+            for g, v in gs.items()
+        )
         assert (r.status_code == 200) == valid, r.text
         _check_answer(client, r, before, counts)
 
@@ -164,10 +206,16 @@ def _demand_property(client: TestClient, h: dict[str, str], cases: int) -> dict[
 
 
 def _report(name: str, counts: dict[str, int]) -> None:
-    print(f"\nproperty {name}: {counts['cases']} cases, {counts['plans']} retimings checked, "
-          f"{counts['fallback']} fallback plans, {counts['4xx']} clear 4xx"
-          + (f", {counts['rejected_batches']} reading batches refused (422)"
-             if "rejected_batches" in counts else "") + ", 0 unsafe")
+    print(
+        f"\nproperty {name}: {counts['cases']} cases, {counts['plans']} retimings checked, "
+        f"{counts['fallback']} fallback plans, {counts['4xx']} clear 4xx"
+        + (
+            f", {counts['rejected_batches']} reading batches refused (422)"
+            if "rejected_batches" in counts
+            else ""
+        )
+        + ", 0 unsafe"
+    )
 
 
 def test_detector_input_gives_safe_plans(client: TestClient, operator: dict[str, str]) -> None:
@@ -179,12 +227,10 @@ def test_demand_gives_safe_plans_or_422(client: TestClient, operator: dict[str, 
 
 
 @pytest.mark.slow
-def test_detector_input_gives_safe_plans_long(client: TestClient,
-                                              operator: dict[str, str]) -> None:
+def test_detector_input_gives_safe_plans_long(client: TestClient, operator: dict[str, str]) -> None:
     _report("detector input", _detector_property(client, operator, SLOW_CASES))
 
 
 @pytest.mark.slow
-def test_demand_gives_safe_plans_or_422_long(client: TestClient,
-                                             operator: dict[str, str]) -> None:
+def test_demand_gives_safe_plans_or_422_long(client: TestClient, operator: dict[str, str]) -> None:
     _report("retime demand", _demand_property(client, operator, SLOW_CASES))

@@ -36,13 +36,19 @@ def test_ingest_is_idempotent(client: TestClient, operator: dict[str, str]) -> N
     assert _stored(client) == len(batch)
 
 
-def _reject(client: TestClient, headers: dict[str, str], batch: list[dict[str, Any]],
-            loc: list[Any], content: str | None = None) -> str:
+def _reject(
+    client: TestClient,
+    headers: dict[str, str],
+    batch: list[dict[str, Any]],
+    loc: list[Any],
+    content: str | None = None,
+) -> str:
     if content is None:
         r = client.post(URL, headers=headers, json={"readings": batch})
     else:
-        r = client.post(URL, headers={**headers, "Content-Type": "application/json"},
-                        content=content)
+        r = client.post(
+            URL, headers={**headers, "Content-Type": "application/json"}, content=content
+        )
     assert r.status_code == 422, r.text
     detail = r.json()["detail"]
     assert detail[0]["loc"] == loc, detail
@@ -50,8 +56,7 @@ def _reject(client: TestClient, headers: dict[str, str], batch: list[dict[str, A
     return str(detail[0]["msg"])
 
 
-def test_bad_readings_reject_the_whole_batch(client: TestClient,
-                                             operator: dict[str, str]) -> None:
+def test_bad_readings_reject_the_whole_batch(client: TestClient, operator: dict[str, str]) -> None:
     batch = readings_for(client, _first_x(client), minutes=2)
     last = len(batch) - 1
 
@@ -61,17 +66,33 @@ def test_bad_readings_reject_the_whole_batch(client: TestClient,
     _reject(client, operator, with_last(count=-1), ["body", "readings", last, "count"])
     _reject(client, operator, with_last(occupancy=101), ["body", "readings", last, "occupancy"])
     _reject(client, operator, with_last(speed=-3), ["body", "readings", last, "speed"])
-    msg = _reject(client, operator, with_last(detector_id="sl_nowhere"),
-                  ["body", "readings", last, "detector_id"])
+    msg = _reject(
+        client,
+        operator,
+        with_last(detector_id="sl_nowhere"),
+        ["body", "readings", last, "detector_id"],
+    )
     assert "sl_nowhere" in msg
-    msg = _reject(client, operator, with_last(interval_start=minute_start(-5).isoformat()),
-                  ["body", "readings", last, "interval_start"])
+    msg = _reject(
+        client,
+        operator,
+        with_last(interval_start=minute_start(-5).isoformat()),
+        ["body", "readings", last, "interval_start"],
+    )
     assert "future" in msg
-    _reject(client, operator, with_last(interval_start="yesterday"),
-            ["body", "readings", last, "interval_start"])
+    _reject(
+        client,
+        operator,
+        with_last(interval_start="yesterday"),
+        ["body", "readings", last, "interval_start"],
+    )
     _reject(client, operator, with_last(extra=1), ["body", "readings", last, "extra"])
-    _reject(client, operator, [*batch, {**batch[0], "count": 99}],
-            ["body", "readings", len(batch), "interval_start"])
+    _reject(
+        client,
+        operator,
+        [*batch, {**batch[0], "count": 99}],
+        ["body", "readings", len(batch), "interval_start"],
+    )
     _reject(client, operator, [], ["body", "readings"])
     nan = json.dumps({"readings": batch}).replace('"count": 4.0', '"count": NaN', 1)
     assert "NaN" in nan
@@ -81,21 +102,23 @@ def test_bad_readings_reject_the_whole_batch(client: TestClient,
     assert r.json() == {"received": len(batch) + 1, "stored": len(batch), "duplicates": 1}
 
 
-def test_unknown_network_and_malformed_json(client: TestClient,
-                                            operator: dict[str, str]) -> None:
-    r = client.post("/v1/networks/atlantis/readings", headers=operator,
-                    json={"readings": readings_for(client, _first_x(client), 1)})
+def test_unknown_network_and_malformed_json(client: TestClient, operator: dict[str, str]) -> None:
+    r = client.post(
+        "/v1/networks/atlantis/readings",
+        headers=operator,
+        json={"readings": readings_for(client, _first_x(client), 1)},
+    )
     assert r.status_code == 404
-    r = client.post(URL, headers={**operator, "Content-Type": "application/json"},
-                    content="{not json")
+    r = client.post(
+        URL, headers={**operator, "Content-Type": "application/json"}, content="{not json"
+    )
     assert r.status_code == 422
 
 
 def test_oversized_body_is_413(client: TestClient, operator: dict[str, str]) -> None:
     limit = client.app.state.settings.max_body_bytes
     body = b'{"readings": [' + b" " * limit + b"]}"
-    r = client.post(URL, headers={**operator, "Content-Type": "application/json"},
-                    content=body)
+    r = client.post(URL, headers={**operator, "Content-Type": "application/json"}, content=body)
     assert r.status_code == 413
 
     def chunks():  # no Content-Length: the limit is enforced while streaming
@@ -104,25 +127,46 @@ def test_oversized_body_is_413(client: TestClient, operator: dict[str, str]) -> 
             yield b" " * 10_000
         yield b"]}"
 
-    r = client.post(URL, headers={**operator, "Content-Type": "application/json"},
-                    content=chunks())
+    r = client.post(URL, headers={**operator, "Content-Type": "application/json"}, content=chunks())
     assert r.status_code == 413
     assert _stored(client) == 0
 
 
-_value = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(),
-                   st.text(max_size=5), st.lists(st.integers(), max_size=2))
+_value = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 10**6),
+    st.floats(),
+    st.text(max_size=5),
+    st.lists(st.integers(), max_size=2),
+)
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(changes=st.dictionaries(
-    st.sampled_from(["detector_id", "interval_start", "interval_s", "count", "occupancy",
-                     "speed", "jam_length", "other"]), _value, max_size=3))
-def test_arbitrary_input_never_500(client: TestClient, operator: dict[str, str],
-                                   changes: dict[str, Any]) -> None:
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    changes=st.dictionaries(
+        st.sampled_from(
+            [
+                "detector_id",
+                "interval_start",
+                "interval_s",
+                "count",
+                "occupancy",
+                "speed",
+                "jam_length",
+                "other",
+            ]
+        ),
+        _value,
+        max_size=3,
+    )
+)
+def test_arbitrary_input_never_500(
+    client: TestClient, operator: dict[str, str], changes: dict[str, Any]
+) -> None:
     base = readings_for(client, _first_x(client), minutes=1)[0]
     body = json.dumps({"readings": [{**base, **changes}]}, allow_nan=True)
-    r = client.post(URL, headers={**operator, "Content-Type": "application/json"},
-                    content=body)
+    r = client.post(URL, headers={**operator, "Content-Type": "application/json"}, content=body)
     assert r.status_code in (200, 422), r.text

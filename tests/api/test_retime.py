@@ -19,15 +19,18 @@ def _xs(client: TestClient) -> tuple[Intersection, ...]:
 
 def _check(client: TestClient, plan: dict) -> None:
     x = client.app.state.service.intersection(NETWORK, plan["intersection_id"])
-    check_plan(x, Plan(x.id, plan["cycle_s"], tuple(plan["greens_s"]), plan["offset_s"],
-                       plan["source"]))
+    check_plan(
+        x, Plan(x.id, plan["cycle_s"], tuple(plan["greens_s"]), plan["offset_s"], plan["source"])
+    )
 
 
-def test_retime_one_from_stored_readings(client: TestClient, operator: dict[str, str],
-                                         viewer: dict[str, str]) -> None:
+def test_retime_one_from_stored_readings(
+    client: TestClient, operator: dict[str, str], viewer: dict[str, str]
+) -> None:
     x = _xs(client)[0]
-    r = client.post(f"{NET}/readings", headers=operator,
-                    json={"readings": readings_for(client, x.id)})
+    r = client.post(
+        f"{NET}/readings", headers=operator, json={"readings": readings_for(client, x.id)}
+    )
     assert r.status_code == 200
     r = client.post(f"{NET}/intersections/{x.id}/retime", headers=operator)
     assert r.status_code == 200, r.text
@@ -63,8 +66,9 @@ def test_retime_without_data_falls_back(client: TestClient, operator: dict[str, 
 def test_retime_network_from_readings(client: TestClient, operator: dict[str, str]) -> None:
     xs = _xs(client)
     batch = readings_for(client, None, minutes=5)
-    assert client.post(f"{NET}/readings", headers=operator,
-                       json={"readings": batch}).json()["stored"] == len(batch)
+    assert client.post(f"{NET}/readings", headers=operator, json={"readings": batch}).json()[
+        "stored"
+    ] == len(batch)
     body = client.post(f"{NET}/retime", headers=operator).json()
     assert body["n_optimized"] + body["n_fallback"] == len(xs) == len(body["plans"])
     assert body["n_optimized"] >= len(xs) - 2
@@ -74,8 +78,10 @@ def test_retime_network_from_readings(client: TestClient, operator: dict[str, st
 
 def test_retime_from_given_demand(client: TestClient, operator: dict[str, str]) -> None:
     x, y = _xs(client)[:2]
-    demand = {x.id: {g.id: 150.0 for g in x.lane_groups},
-              y.id: {x.lane_groups[0].id.split(":")[0] + ":nope": 1.0}}
+    demand = {
+        x.id: {g.id: 150.0 for g in x.lane_groups},
+        y.id: {x.lane_groups[0].id.split(":")[0] + ":nope": 1.0},
+    }
     r = client.post(f"{NET}/retime", headers=operator, json={"demand": demand})
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"][:3] == ["body", "demand", y.id]
@@ -83,21 +89,24 @@ def test_retime_from_given_demand(client: TestClient, operator: dict[str, str]) 
     body = client.post(f"{NET}/retime", headers=operator, json={"demand": demand}).json()
     assert body["demand_source"] == "request" and body["outcome"] == "ok"
     assert sorted(p["intersection_id"] for p in body["plans"]) == sorted([x.id, y.id])
-    one = client.post(f"{NET}/intersections/{x.id}/retime", headers=operator,
-                      json={"demand": {g.id: 300.0 for g in x.lane_groups}}).json()
+    one = client.post(
+        f"{NET}/intersections/{x.id}/retime",
+        headers=operator,
+        json={"demand": {g.id: 300.0 for g in x.lane_groups}},
+    ).json()
     assert one["plans"][0]["demand_veh_h"][x.lane_groups[0].id] == 300.0
 
 
 def test_bad_retime_requests(client: TestClient, operator: dict[str, str]) -> None:
     x = _xs(client)[0]
     g = x.lane_groups[0].id
-    r = client.post(f"{NET}/intersections/{x.id}/retime", headers=operator,
-                    json={"demand": {g: -5}})
+    r = client.post(
+        f"{NET}/intersections/{x.id}/retime", headers=operator, json={"demand": {g: -5}}
+    )
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "demand", g]
     r = client.post(f"{NET}/retime", headers=operator, json={"intersections": [x.id, "zz"]})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "intersections", 1]
-    r = client.post(f"{NET}/retime", headers=operator,
-                    json={"intersections": [x.id], "demand": {}})
+    r = client.post(f"{NET}/retime", headers=operator, json={"intersections": [x.id], "demand": {}})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "demand", x.id]
     assert client.post(f"{NET}/intersections/zz/retime", headers=operator).status_code == 404
     assert client.post("/v1/networks/zz/retime", headers=operator).status_code == 404
@@ -111,9 +120,20 @@ def _faulty(bad: str, mode: str) -> Optimizer:
             raise FloatingPointError(f"boom at {bad}")
         out = optimize_with_core(xs, demand, current, links, settings)
         if mode == "unsafe":
-            out = [Optimized(Plan(o.plan.intersection_id, o.plan.cycle,
-                                  (1.0,) * len(o.plan.greens), 0.0, "core"))
-                   if o.plan.intersection_id == bad else o for o in out]
+            out = [
+                Optimized(
+                    Plan(
+                        o.plan.intersection_id,
+                        o.plan.cycle,
+                        (1.0,) * len(o.plan.greens),
+                        0.0,
+                        "core",
+                    )
+                )
+                if o.plan.intersection_id == bad
+                else o
+                for o in out
+            ]
         return out
 
     return optimize
@@ -142,8 +162,9 @@ def test_one_failing_intersection_never_stops_the_others(
                 assert plan["source"] == "optimized"
 
 
-def test_network_retime_coordinates_linked_signals(client: TestClient,
-                                                   operator: dict[str, str]) -> None:
+def test_network_retime_coordinates_linked_signals(
+    client: TestClient, operator: dict[str, str]
+) -> None:
     net = client.app.state.service.network(NETWORK)
     assert net.links and all(lk.travel_time <= 60.0 for lk in net.links)
     demand = {x.id: {g.id: 250.0 for g in x.lane_groups} for x in net.intersections}
@@ -175,8 +196,11 @@ def test_links_among_a_subset(client: TestClient) -> None:
 def test_single_retime_keeps_the_offset(client: TestClient, operator: dict[str, str]) -> None:
     """Retimed alone, an intersection has no platoon to follow: it keeps its phase."""
     x = max(_xs(client), key=lambda x: x.base_plan().offset)
-    body = client.post(f"{NET}/intersections/{x.id}/retime", headers=operator,
-                       json={"demand": {g.id: 300.0 for g in x.lane_groups}}).json()
+    body = client.post(
+        f"{NET}/intersections/{x.id}/retime",
+        headers=operator,
+        json={"demand": {g.id: 300.0 for g in x.lane_groups}},
+    ).json()
     [plan] = body["plans"]
     assert plan["source"] == "optimized"
     assert abs(plan["offset_s"] - x.base_plan().offset % plan["cycle_s"]) < 1e-6
@@ -188,8 +212,11 @@ def test_change_limits_hold(client: TestClient, operator: dict[str, str]) -> Non
     assert (core.max_cycle_change, core.max_green_change) == (20.0, 15.0)
     x = _xs(client)[2]
     base = x.base_plan()
-    body = client.post(f"{NET}/intersections/{x.id}/retime", headers=operator,
-                       json={"demand": {g.id: 1500.0 for g in x.lane_groups}}).json()
+    body = client.post(
+        f"{NET}/intersections/{x.id}/retime",
+        headers=operator,
+        json={"demand": {g.id: 1500.0 for g in x.lane_groups}},
+    ).json()
     [plan] = body["plans"]
     if "CHANGE_LIMITS_RELAXED" not in plan["flags"]:
         assert abs(plan["cycle_s"] - base.cycle) <= 20.0 + 1e-6

@@ -13,11 +13,15 @@ from signal_opt.service import Scheduler
 from tests.api.conftest import NETWORK, readings_for
 
 
-def test_run_due_retimes_each_network_once_per_interval(client: TestClient,
-                                                        operator: dict[str, str]) -> None:
+def test_run_due_retimes_each_network_once_per_interval(
+    client: TestClient, operator: dict[str, str]
+) -> None:
     service = client.app.state.service
-    client.post(f"/v1/networks/{NETWORK}/readings", headers=operator,
-                json={"readings": readings_for(client, None, minutes=3)})
+    client.post(
+        f"/v1/networks/{NETWORK}/readings",
+        headers=operator,
+        json={"readings": readings_for(client, None, minutes=3)},
+    )
     sched = Scheduler(service, interval_s=640.0)
     assert sched.run_due(1000.0) == []  # first run one interval after start
     assert sched.run_due(1639.0) == []
@@ -30,12 +34,14 @@ def test_run_due_retimes_each_network_once_per_interval(client: TestClient,
     assert runs[0].n_optimized > 0
 
 
-def test_a_failing_network_does_not_stop_the_others(client: TestClient,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_network_does_not_stop_the_others(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     service = client.app.state.service
     first, *_ = service.networks()
-    fake = type(first)("other", "uploaded", first.intersections, first.by_id, first.detectors,
-                       first.detector_tls)
+    fake = type(first)(
+        "other", "uploaded", first.intersections, first.by_id, first.detectors, first.detector_tls
+    )
     monkeypatch.setattr(service, "networks", lambda: [first, fake])
     real = service.retime
     calls: list[str] = []
@@ -55,10 +61,12 @@ def test_a_failing_network_does_not_stop_the_others(client: TestClient,
     monkeypatch.setattr(service, "retime", real)
 
 
-def test_scheduler_thread_runs_in_the_service(make_client: Callable[..., TestClient],
-                                              settings) -> None:  # type: ignore[no-untyped-def]
-    client = make_client(settings=settings.model_copy(
-        update={"scheduler_enabled": True, "retime_interval_s": 0.3}))
+def test_scheduler_thread_runs_in_the_service(
+    make_client: Callable[..., TestClient], settings
+) -> None:  # type: ignore[no-untyped-def]
+    client = make_client(
+        settings=settings.model_copy(update={"scheduler_enabled": True, "retime_interval_s": 0.3})
+    )
     ready = client.get("/readyz").json()
     assert ready == {"status": "ready", "storage": "ok", "scheduler": "running"}
     deadline = time.monotonic() + 20
@@ -107,13 +115,13 @@ def replicas_retime_once(make_client: Callable[..., TestClient], settings) -> No
     assert len(services[0].repo.retimings(NETWORK, 1000)) == before + 2
 
 
-def test_replicas_on_one_sqlite_file_retime_once(make_client: Callable[..., TestClient],
-                                                 settings) -> None:  # type: ignore[no-untyped-def]
+def test_replicas_on_one_sqlite_file_retime_once(
+    make_client: Callable[..., TestClient], settings
+) -> None:  # type: ignore[no-untyped-def]
     replicas_retime_once(make_client, settings)
 
 
-def test_schedule_survives_a_restart(make_client: Callable[..., TestClient],
-                                     settings) -> None:  # type: ignore[no-untyped-def]
+def test_schedule_survives_a_restart(make_client: Callable[..., TestClient], settings) -> None:  # type: ignore[no-untyped-def]
     service = make_client(settings=settings).app.state.service
     assert Scheduler(service, 640.0).run_due(1000.0) == []
     # a new replica (or this one restarted) does not retime before the stored due time...

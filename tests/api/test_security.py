@@ -15,8 +15,9 @@ import signal_opt.storage.repository as repository
 from tests.api.conftest import NETWORK
 
 
-def test_keys_are_compared_in_constant_time(client: TestClient, viewer: dict[str, str],
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keys_are_compared_in_constant_time(
+    client: TestClient, viewer: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[tuple[str, str]] = []
     real = hmac.compare_digest
 
@@ -33,8 +34,9 @@ def test_keys_are_compared_in_constant_time(client: TestClient, viewer: dict[str
     assert all(len(a) == len(b) == 64 for a, b in calls)
 
 
-def test_keys_never_logged(client: TestClient, admin: dict[str, str],
-                           caplog: pytest.LogCaptureFixture) -> None:
+def test_keys_never_logged(
+    client: TestClient, admin: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     for name in ("sqlalchemy.engine", "uvicorn", "uvicorn.access", "signal_opt", "fastapi"):
         logging.getLogger(name).setLevel(logging.DEBUG)
@@ -45,8 +47,7 @@ def test_keys_never_logged(client: TestClient, admin: dict[str, str],
         h = {"X-API-Key": created}
         client.get("/v1/networks", headers=h)
         client.post(f"/v1/networks/{NETWORK}/readings", headers=h, json={"readings": []})
-        client.post(f"/v1/networks/{NETWORK}/retime", headers=h,
-                    json={"demand": {"nowhere": {}}})
+        client.post(f"/v1/networks/{NETWORK}/retime", headers=h, json={"demand": {"nowhere": {}}})
         client.get("/v1/networks", headers={"X-API-Key": created + "x"})
         client.delete(f"/v1/keys/{r.json()['key_id']}", headers=admin)
         client.get("/v1/networks", headers=h)  # revoked
@@ -71,8 +72,9 @@ PARAMETER_ENTITY = b"""<?xml version="1.0"?>
 
 @pytest.mark.parametrize("data", [BILLION_LAUGHS, EXTERNAL_DTD, PARAMETER_ENTITY])
 def test_unsafe_xml_is_refused(client: TestClient, admin: dict[str, str], data: bytes) -> None:
-    r = client.post("/v1/networks", headers=admin, data={"name": "evil"},
-                    files={"file": ("evil.net.xml", data)})
+    r = client.post(
+        "/v1/networks", headers=admin, data={"name": "evil"}, files={"file": ("evil.net.xml", data)}
+    )
     assert r.status_code == 422 and "unsafe XML" in r.json()["detail"][0]["msg"]
 
 
@@ -83,27 +85,48 @@ def grid_bytes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[bytes]:
     yield _netgenerate(tmp_path_factory.mktemp("g") / "g.net.xml", tls=True)
 
 
-@pytest.mark.parametrize("name", ["../evil", "..", ".hidden", "a/b", "a\\b", "/etc/passwd",
-                                  "nul\x00x", "x" * 65, "%2e%2e%2fevil", " spaced"])
-def test_path_tricks_in_names_are_refused(client: TestClient, admin: dict[str, str],
-                                          grid_bytes: bytes, name: str) -> None:
-    r = client.post("/v1/networks", headers=admin, data={"name": name},
-                    files={"file": ("g.net.xml", grid_bytes)})
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../evil",
+        "..",
+        ".hidden",
+        "a/b",
+        "a\\b",
+        "/etc/passwd",
+        "nul\x00x",
+        "x" * 65,
+        "%2e%2e%2fevil",
+        " spaced",
+    ],
+)
+def test_path_tricks_in_names_are_refused(
+    client: TestClient, admin: dict[str, str], grid_bytes: bytes, name: str
+) -> None:
+    r = client.post(
+        "/v1/networks",
+        headers=admin,
+        data={"name": name},
+        files={"file": ("g.net.xml", grid_bytes)},
+    )
     assert r.status_code == 422, (name, r.text)
     names = [n["name"] for n in client.get("/v1/networks", headers=admin).json()]
     assert names == [NETWORK]
 
 
-@pytest.mark.parametrize("filename", ["../../evil.net.xml", "/tmp/evil.net.xml",
-                                      "..\\..\\evil.net.xml", "....net.xml"])
-def test_path_tricks_in_file_names(client: TestClient, admin: dict[str, str],
-                                   grid_bytes: bytes, filename: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "filename", ["../../evil.net.xml", "/tmp/evil.net.xml", "..\\..\\evil.net.xml", "....net.xml"]
+)
+def test_path_tricks_in_file_names(
+    client: TestClient, admin: dict[str, str], grid_bytes: bytes, filename: str, tmp_path: Path
+) -> None:
     """A file name never becomes a path: without a name it must itself be a valid name;
     with a name it is ignored."""
     r = client.post("/v1/networks", headers=admin, files={"file": (filename, grid_bytes)})
     assert r.status_code == 422, (filename, r.text)
-    r = client.post("/v1/networks", headers=admin, data={"name": "safe"},
-                    files={"file": (filename, grid_bytes)})
+    r = client.post(
+        "/v1/networks", headers=admin, data={"name": "safe"}, files={"file": (filename, grid_bytes)}
+    )
     assert r.status_code == 201 and r.json()["name"] == "safe"
     assert not Path("/tmp/evil.net.xml").exists() and not (tmp_path / "evil.net.xml").exists()
 
@@ -113,12 +136,17 @@ def test_uploads_are_bounded_while_streaming(client: TestClient, admin: dict[str
     boundary = b"XyZ"
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
-        yield (b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; '
-               b'filename="big.net.xml"\r\n\r\n<net>')
+        yield (
+            b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; '
+            b'filename="big.net.xml"\r\n\r\n<net>'
+        )
         for _ in range(limit // 65_536 + 3):
             yield b" " * 65_536
         yield b"</net>\r\n--" + boundary + b"--\r\n"
 
-    r = client.post("/v1/networks", content=chunks(), headers={
-        **admin, "Content-Type": f"multipart/form-data; boundary={boundary.decode()}"})
+    r = client.post(
+        "/v1/networks",
+        content=chunks(),
+        headers={**admin, "Content-Type": f"multipart/form-data; boundary={boundary.decode()}"},
+    )
     assert r.status_code == 413

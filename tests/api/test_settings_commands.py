@@ -37,9 +37,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def test_keys_create_prints_a_working_admin_key(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_keys_create_prints_a_working_admin_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     url = f"sqlite:///{tmp_path}/keys.db"
     monkeypatch.setenv("SIGNAL_OPT_DATABASE_URL", url)
     args = _parse(["keys", "create", "--role", "admin", "--name", "ops"])
@@ -62,8 +62,7 @@ def test_serve_parser() -> None:
 def test_openapi_documents_every_route_and_security(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     paths = spec["paths"]
-    assert all(p.startswith("/v1/") for p in paths if p not in ("/healthz", "/readyz",
-                                                                "/metrics"))
+    assert all(p.startswith("/v1/") for p in paths if p not in ("/healthz", "/readyz", "/metrics"))
     assert len(paths) >= 20
     schemes = spec["components"]["securitySchemes"]
     assert {"HTTPBearer", "APIKeyHeader"} <= set(schemes)

@@ -100,10 +100,16 @@ def test_target_saturation_policy_runs_the_shortest_cycle_that_keeps_the_target(
 
     def problem(q: float) -> RetimingProblem:
         return RetimingProblem(
-            demand=[[q, q]], saturation=[[1800.0, 1800.0]], group_mask=[[True, True]],
-            serves=[[[True, False], [False, True]]], stage_mask=[[True, True]],
-            intergreen=[[5.0, 5.0]], min_green=[[7.0, 7.0]], max_green=[[np.inf, np.inf]],
-            cycle_min=[30.0], cycle_max=[150.0],
+            demand=[[q, q]],
+            saturation=[[1800.0, 1800.0]],
+            group_mask=[[True, True]],
+            serves=[[[True, False], [False, True]]],
+            stage_mask=[[True, True]],
+            intergreen=[[5.0, 5.0]],
+            min_green=[[7.0, 7.0]],
+            max_green=[[np.inf, np.inf]],
+            cycle_min=[30.0],
+            cycle_max=[150.0],
         )
 
     s = CoreSettings(target_degree_of_saturation=0.85, startup_lost_time=2.0)

@@ -160,4 +160,3 @@ def test_coordinate_pipeline_shares_the_cycle():
         assert np.isclose(c[i], c[0]) or np.isclose(2 * c[i], c[0]) or np.isclose(c[i], 2 * c[0])
     assert result.offsets[3] == 0.0
     assert ((result.offsets >= 0) & (result.offsets < c)).all()
-    free = retime(problem)

@@ -115,5 +115,6 @@ def test_offset_is_reached_over_several_cycles(foreign_scenario, tmp_path):
     # no cycle is stretched by more than 20 % or squeezed by more than 15 %
     assert lengths.max() <= cycle * 1.2 + 1 and lengths.min() >= cycle * 0.85 - 1
     # ...and at the end cycles start on the requested offset
-    assert math.isclose((ctl.starts[-1] - ctl.target.offset) % cycle, 0, abs_tol=1.0) or math.isclose(
-        (ctl.starts[-1] - ctl.target.offset) % cycle, cycle, abs_tol=1.0)
+    assert math.isclose(
+        (ctl.starts[-1] - ctl.target.offset) % cycle, 0, abs_tol=1.0
+    ) or math.isclose((ctl.starts[-1] - ctl.target.offset) % cycle, cycle, abs_tol=1.0)

@@ -58,7 +58,8 @@ def test_bundled_network_model(name):
         assert len(four) >= 12
         for x in four:
             protected = [
-                s for s in x.stages
+                s
+                for s in x.stages
                 if s.lane_groups
                 and all(x.lane_groups[g].movement in ("left", "uturn") for g in s.lane_groups)
             ]

@@ -16,13 +16,18 @@ from signal_opt.api.schemas import (
 )
 from signal_opt.service import NotFound
 
-router = APIRouter(prefix=f"{API_PREFIX}/keys", tags=["api keys"],
-                   responses=error_responses(*PROTECTED))
+router = APIRouter(
+    prefix=f"{API_PREFIX}/keys", tags=["api keys"], responses=error_responses(*PROTECTED)
+)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="Create an API key",
-             description="The token is in this response only; store it now.",
-             responses=error_responses(*BODY))
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an API key",
+    description="The token is in this response only; store it now.",
+    responses=error_responses(*BODY),
+)
 def create_key(body: KeyCreateIn, service: ServiceDep, _: Admin) -> KeyCreatedPublic:
     key, token = service.repo.create_key(body.role, body.name)
     return KeyCreatedPublic(**KeyPublic.of(key).model_dump(), token=token)

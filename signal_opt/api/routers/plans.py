@@ -10,44 +10,63 @@ from signal_opt.api.deps import Admin, ServiceDep, Viewer
 from signal_opt.api.routers import API_PREFIX
 from signal_opt.api.schemas import MAX_ID, PROTECTED, PlanPublic, error_responses
 
-router = APIRouter(prefix=f"{API_PREFIX}/networks/{{network}}", tags=["plans"],
-                   responses=error_responses(*PROTECTED))
+router = APIRouter(
+    prefix=f"{API_PREFIX}/networks/{{network}}",
+    tags=["plans"],
+    responses=error_responses(*PROTECTED),
+)
 _ONE = "/intersections/{intersection_id}"
 Version = Annotated[int, Path(ge=1, le=MAX_ID, description="plan version (1: the network's own)")]
 
 
 @router.get("/plans", summary="Current plan of every intersection (or of `intersection`)")
 def current_plans(
-    network: str, service: ServiceDep, _: Viewer,
+    network: str,
+    service: ServiceDep,
+    _: Viewer,
     intersection: Annotated[list[str] | None, Query()] = None,
 ) -> list[PlanPublic]:
     return [PlanPublic.of(p) for p in service.current_plans(network, intersection)]
 
 
-@router.get("/plans/export", summary="Current plans as a SUMO additional file",
-            response_class=Response,
-            responses={200: {"content": {"application/xml": {}},
-                             "description": "`<additional>` with one `<tlLogic>` per "
-                                            "intersection; load it with sumo -a FILE"},
-                       **error_responses(409)})
+@router.get(
+    "/plans/export",
+    summary="Current plans as a SUMO additional file",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/xml": {}},
+            "description": "`<additional>` with one `<tlLogic>` per "
+            "intersection; load it with sumo -a FILE",
+        },
+        **error_responses(409),
+    },
+)
 def export_plans(
-    network: str, service: ServiceDep, _: Viewer,
+    network: str,
+    service: ServiceDep,
+    _: Viewer,
     intersection: Annotated[list[str] | None, Query()] = None,
 ) -> Response:
     xml = service.export(network, intersection)
-    return Response(xml, media_type="application/xml", headers={
-        "Content-Disposition": f'attachment; filename="{network}.plans.add.xml"'})
+    return Response(
+        xml,
+        media_type="application/xml",
+        headers={"Content-Disposition": f'attachment; filename="{network}.plans.add.xml"'},
+    )
 
 
 @router.get(_ONE + "/plan", summary="Current plan of one intersection")
-def current_plan(network: str, intersection_id: str, service: ServiceDep, _: Viewer
-                 ) -> PlanPublic:
+def current_plan(network: str, intersection_id: str, service: ServiceDep, _: Viewer) -> PlanPublic:
     return PlanPublic.of(service.current_plan(network, intersection_id))
 
 
 @router.get(_ONE + "/plans", summary="Plan history of one intersection, newest first")
 def plan_history(
-    network: str, intersection_id: str, service: ServiceDep, _: Viewer,
+    network: str,
+    intersection_id: str,
+    service: ServiceDep,
+    _: Viewer,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[PlanPublic]:
@@ -55,15 +74,20 @@ def plan_history(
 
 
 @router.get(_ONE + "/plans/{version}", summary="One past plan version")
-def plan_version(network: str, intersection_id: str, version: Version, service: ServiceDep,
-                 _: Viewer) -> PlanPublic:
+def plan_version(
+    network: str, intersection_id: str, version: Version, service: ServiceDep, _: Viewer
+) -> PlanPublic:
     return PlanPublic.of(service.plan_version(network, intersection_id, version))
 
 
-@router.post(_ONE + "/plans/{version}/rollback", status_code=201,
-             summary="Roll back to a past version",
-             description="Stores the past plan again as a new, current version.",
-             responses=error_responses(409))
-def rollback(network: str, intersection_id: str, version: Version, service: ServiceDep,
-             _: Admin) -> PlanPublic:
+@router.post(
+    _ONE + "/plans/{version}/rollback",
+    status_code=201,
+    summary="Roll back to a past version",
+    description="Stores the past plan again as a new, current version.",
+    responses=error_responses(409),
+)
+def rollback(
+    network: str, intersection_id: str, version: Version, service: ServiceDep, _: Admin
+) -> PlanPublic:
     return PlanPublic.of(service.rollback(network, intersection_id, version))

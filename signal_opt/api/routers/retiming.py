@@ -19,17 +19,28 @@ from signal_opt.api.schemas import (
 )
 from signal_opt.service import NotFound
 
-router = APIRouter(prefix=f"{API_PREFIX}/networks/{{network}}", tags=["retiming"],
-                   responses=error_responses(*PROTECTED))
+router = APIRouter(
+    prefix=f"{API_PREFIX}/networks/{{network}}",
+    tags=["retiming"],
+    responses=error_responses(*PROTECTED),
+)
 
-_DOC = ("Each retimed intersection gets a new plan version: the optimized plan, or a safe "
-        "fallback (its current plan, else the network's own) with the reason in `error`.")
+_DOC = (
+    "Each retimed intersection gets a new plan version: the optimized plan, or a safe "
+    "fallback (its current plan, else the network's own) with the reason in `error`."
+)
 
 
-@router.post("/retime", summary="Retime a network or some of its intersections",
-             description=_DOC, responses=error_responses(*BODY))
+@router.post(
+    "/retime",
+    summary="Retime a network or some of its intersections",
+    description=_DOC,
+    responses=error_responses(*BODY),
+)
 def retime_network(
-    network: str, service: ServiceDep, _: Operator,
+    network: str,
+    service: ServiceDep,
+    _: Operator,
     request: Annotated[RetimeRequest | None, Body()] = None,
 ) -> RetimingPublic:
     request = request or RetimeRequest()
@@ -37,21 +48,31 @@ def retime_network(
     return RetimingPublic.of_outcome(outcome)
 
 
-@router.post("/intersections/{intersection_id}/retime", summary="Retime one intersection",
-             description=_DOC, responses=error_responses(*BODY))
+@router.post(
+    "/intersections/{intersection_id}/retime",
+    summary="Retime one intersection",
+    description=_DOC,
+    responses=error_responses(*BODY),
+)
 def retime_one(
-    network: str, intersection_id: str, service: ServiceDep, _: Operator,
+    network: str,
+    intersection_id: str,
+    service: ServiceDep,
+    _: Operator,
     request: Annotated[RetimeOneRequest | None, Body()] = None,
 ) -> RetimingPublic:
     service.intersection(network, intersection_id)
-    demand = None if request is None or request.demand is None else {
-        intersection_id: request.demand}
+    demand = (
+        None if request is None or request.demand is None else {intersection_id: request.demand}
+    )
     return RetimingPublic.of_outcome(service.retime(network, [intersection_id], demand))
 
 
 @router.get("/retimings", summary="Recent retimings, newest first")
 def list_retimings(
-    network: str, service: ServiceDep, _: Viewer,
+    network: str,
+    service: ServiceDep,
+    _: Viewer,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[RetimingPublic]:
     service.network(network)
@@ -59,11 +80,13 @@ def list_retimings(
 
 
 @router.get("/retimings/{retiming_id}", summary="One retiming with the plans it stored")
-def get_retiming(network: str, retiming_id: Annotated[int, Path(ge=1, le=MAX_ID)],
-                 service: ServiceDep, _: Viewer) -> RetimingPublic:
+def get_retiming(
+    network: str, retiming_id: Annotated[int, Path(ge=1, le=MAX_ID)], service: ServiceDep, _: Viewer
+) -> RetimingPublic:
     service.network(network)
     found = service.repo.retiming(network, retiming_id)
     if found is None:
-        raise NotFound(f"network {network!r} has no retiming {retiming_id}",
-                       ("path", "retiming_id"))
+        raise NotFound(
+            f"network {network!r} has no retiming {retiming_id}", ("path", "retiming_id")
+        )
     return RetimingPublic.of(*found)
