@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -63,7 +64,7 @@ def test_adaptive_on_a_network_it_has_never_seen(foreign_scenario, tmp_path):
 class FaultyReader(DetectorReader):
     """Corrupts what some detectors report, the way field detectors fail."""
 
-    faults: dict[str, str] = {}
+    faults: ClassVar[dict[str, str]] = {}
 
     def last_interval(self) -> dict[str, Reading]:
         out = super().last_interval()
