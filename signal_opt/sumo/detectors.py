@@ -129,60 +129,31 @@ def _place_lane(tls: str, lane: sumolib.net.lane.Lane, period: float) -> list[De
     stop_pos = max(length - STOPLINE_SETBACK, 0.0)
     specs = [DetectorSpec(f"sl_{lid}", "stopline", lid, round(stop_pos, 2), 0.0, tls, period, lid)]
 
-    if length >= ADVANCE_DISTANCE + STOPLINE_SETBACK:
-        adv_pos = length - ADVANCE_DISTANCE
-        specs.append(
-            DetectorSpec(f"adv_{lid}", "advance", lid, round(adv_pos, 2), 0.0, tls, period, lid)
-        )
-        zone_len = length - E2_END_GAP - adv_pos
-        specs.append(
-            DetectorSpec(
-                f"q_{lid}", "queue", lid, round(adv_pos, 2), round(zone_len, 2), tls, period, lid
-            )
-        )
-        return specs
-    chain = _upstream_chain(lane, ADVANCE_DISTANCE - length)
+    chain = [] if length >= ADVANCE_DISTANCE + STOPLINE_SETBACK else _upstream_chain(
+        lane, ADVANCE_DISTANCE - length
+    )
     if chain:
         # Advance loop and queue zone reach back over the feeding lanes.
         reach = length + sum(up.getLength() for up in chain)
         first = chain[0]
-        adv_pos = max(reach - ADVANCE_DISTANCE, 0.0) if reach > ADVANCE_DISTANCE else 0.0
-        adv_pos = min(adv_pos, max(first.getLength() - 0.5, 0.0))
-        zone_len = reach - adv_pos - E2_END_GAP
-        specs.append(
-            DetectorSpec(
-                f"adv_{lid}", "advance", first.getID(), round(adv_pos, 2), 0.0, tls, period, lid
-            )
-        )
-        specs.append(
-            DetectorSpec(
-                f"q_{lid}",
-                "queue",
-                lid,
-                round(adv_pos, 2),
-                round(zone_len, 2),
-                tls,
-                period,
-                lid,
-                tuple(up.getID() for up in chain),
-                round(length - E2_END_GAP, 2),
-            )
-        )
-        return specs
-    reach = max(SHORT_LANE_FRACTION * length, MIN_ADVANCE)
-    if reach > length - 0.5:
-        log.info("lane %s (%.1f m) is too short for an advance detector", lid, length)
-        return specs
-    adv_pos = length - reach
+        adv_pos = min(max(reach - ADVANCE_DISTANCE, 0.0), max(first.getLength() - 0.5, 0.0))
+        adv_lane, upstream, end = first.getID(), tuple(up.getID() for up in chain), length
+    else:
+        reach = min(ADVANCE_DISTANCE, max(SHORT_LANE_FRACTION * length, MIN_ADVANCE))
+        if reach > length - 0.5:
+            log.info("lane %s (%.1f m) is too short for an advance detector", lid, length)
+            return specs
+        adv_pos, adv_lane, upstream, end = length - reach, lid, (), 0.0
     specs.append(
-        DetectorSpec(f"adv_{lid}", "advance", lid, round(adv_pos, 2), 0.0, tls, period, lid)
+        DetectorSpec(f"adv_{lid}", "advance", adv_lane, round(adv_pos, 2), 0.0, tls, period, lid)
     )
-    zone_len = length - E2_END_GAP - adv_pos
+    zone_len = reach - E2_END_GAP - (adv_pos if chain else 0.0)
     specs.append(
         DetectorSpec(
-            f"q_{lid}", "queue", lid, round(adv_pos, 2), round(zone_len, 2), tls, period, lid
+            f"q_{lid}", "queue", lid, round(adv_pos, 2), round(zone_len, 2), tls, period, lid,
+            upstream, round(end - E2_END_GAP, 2) if chain else 0.0,
         )
-    )
+    )  # fmt: skip
     return specs
 
 
