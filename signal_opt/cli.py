@@ -12,8 +12,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from signal_opt.controllers import STRATEGIES
+
+if TYPE_CHECKING:
+    from signal_opt.runs import RunSpec
 
 
 class UsageError(Exception):
@@ -91,12 +95,13 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _cmd_simulate(args: argparse.Namespace) -> int:
-    from signal_opt.runs import RunSpec, format_table, run_spec
+def _spec(args: argparse.Namespace, strategy: str, out_dir: str, **kw: Any) -> RunSpec:
+    """One run of ``strategy`` on the scenario the scenario flags describe."""
+    from signal_opt.runs import RunSpec
 
-    spec = RunSpec(
-        strategy=args.controller,
-        out_dir=args.out,
+    return RunSpec(
+        strategy=strategy,
+        out_dir=out_dir,
         sumocfg=args.sumocfg,
         network=args.network,
         scale=args.scale,
@@ -104,8 +109,14 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         begin=args.begin,
         end=args.end,
         options=_options(args),
-        backend=args.backend,
+        **kw,
     )
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from signal_opt.runs import format_table, run_spec
+
+    spec = _spec(args, args.controller, args.out, backend=args.backend)
     row = run_spec(spec)
     print(format_table([row]))
     print(f"outputs in {args.out}: tripinfo.xml metrics.json plans.jsonl")
@@ -115,27 +126,13 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from signal_opt.controllers import make_controller
     from signal_opt.report import write_report
-    from signal_opt.runs import RunSpec, format_table, run_many
+    from signal_opt.runs import format_table, run_many
 
     names = [n.strip() for n in args.controllers.split(",") if n.strip()]
     for n in names:
         make_controller(n, **_options(args))  # unknown names fail before any run
     out = Path(args.out)
-    specs = [
-        RunSpec(
-            strategy=n,
-            out_dir=str(out / n),
-            sumocfg=args.sumocfg,
-            network=args.network,
-            scale=args.scale,
-            seed=args.seed,
-            begin=args.begin,
-            end=args.end,
-            options=_options(args),
-            progress=False,
-        )
-        for n in names
-    ]
+    specs = [_spec(args, n, str(out / n), progress=False) for n in names]
     rows = run_many(specs, args.jobs)
     print(format_table(rows))
     scenario = args.network or Path(args.sumocfg).stem
