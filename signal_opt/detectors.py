@@ -155,12 +155,13 @@ class DemandEstimator:
                     continue
                 others = [readings.get(o.id) for o in loops if o.id != d.id]
                 busy = any(o is not None and _plausible(o) and o.count >= 3 for o in others)
-                if r.count <= 0 and r.occupancy <= 0 and busy:
+                silent = r.count <= 0 and r.occupancy <= 0
+                if silent and busy:
                     h.silent_run += 1
                     if h.silent_run >= s.silent_minutes:
                         self._mark(d.id, h, "stuck_off")
-                else:
-                    h.silent_run = 0
+                elif not silent:
+                    h.silent_run = 0  # (silent with no busy neighbour to compare: no evidence)
 
     def _mark(self, det_id: str, health: _Health, kind: str) -> None:
         if health.faulty is None:

@@ -84,6 +84,8 @@ class Simulation:
     step_length: float = 1.0
     driver: SignalDriver | None = None
     reader: DetectorReader | None = None
+    reader_factory: Callable[..., DetectorReader] = DetectorReader
+    """Builds the detector reader; :class:`signal_opt.sumo.faults.FaultyReader` injects faults."""
     on_step: list[Callable[[float], None]] = field(default_factory=list)
 
     @property
@@ -105,7 +107,7 @@ class Simulation:
     def read_detectors(
         self, per_step: bool = False, intervals: bool = False, gaps: bool = False
     ) -> DetectorReader:
-        self.reader = DetectorReader(self.conn, self.ctx.detectors, per_step, intervals, gaps)
+        self.reader = self.reader_factory(self.conn, self.ctx.detectors, per_step, intervals, gaps)
         return self.reader
 
 
@@ -186,6 +188,7 @@ def run(
     progress: bool | None = None,
     gui: bool = False,
     monitors: Sequence[Callable[[Simulation], Callable[[float], None]]] = (),
+    reader_factory: Callable[..., DetectorReader] = DetectorReader,
 ) -> RunMetrics:
     """Run ``scenario`` under ``controller``; write the outputs and return the metrics."""
     out = Path(out_dir)
@@ -203,7 +206,7 @@ def run(
     conn = None
     try:
         conn = _start(cmd, backend, label)
-        sim = Simulation(conn, ctx, plan_log)
+        sim = Simulation(conn, ctx, plan_log, reader_factory=reader_factory)
         controller.start(sim)
         hooks = [make(sim) for make in monitors]
         _loop(sim, controller, scenario, hooks, progress)

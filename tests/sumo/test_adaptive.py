@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
 from signal_opt.controllers.adaptive import AdaptiveController, AdaptiveSettings
 from signal_opt.model import Plan, check_plan
-from signal_opt.sumo.detector_reader import DetectorReader, Reading
 from signal_opt.sumo.safety import SafetyMonitor
 from signal_opt.sumo.scenario import bundled, from_sumocfg
 from signal_opt.sumo.simulation import run
@@ -61,45 +59,30 @@ def test_adaptive_on_a_network_it_has_never_seen(foreign_scenario, tmp_path):
     assert ctl.retimings >= 3
 
 
-class FaultyReader(DetectorReader):
-    """Corrupts what some detectors report, the way field detectors fail."""
+def test_adaptive_detects_faults_and_keeps_safe(tmp_path):
+    """Stuck-on, stuck-off, chattering and missing advance loops, plus 30 % dropout."""
+    from functools import partial
 
-    faults: ClassVar[dict[str, str]] = {}
+    from signal_opt.sumo.detectors import place_detectors
+    from signal_opt.sumo.faults import FaultyReader
 
-    def last_interval(self) -> dict[str, Reading]:
-        out = super().last_interval()
-        for det, kind in self.faults.items():
-            if kind == "stuck_on":
-                out[det] = Reading(0.0, 100.0, -1.0)
-            elif kind == "stuck_off":
-                out[det] = Reading(0.0, 0.0, -1.0)
-            elif kind == "chattering":
-                out[det] = Reading(400.0, 50.0, 5.0)
-            elif kind == "missing":
-                out.pop(det, None)
-        return out
-
-
-def test_adaptive_detects_faults_and_keeps_safe(tmp_path, monkeypatch):
-    sc = bundled("yizhuang_corridor", tmp_path / "demand", scale=1.0, seed=2).with_window(0, 1800)
-    import signal_opt.sumo.simulation as simulation
-
-    monkeypatch.setattr(simulation, "DetectorReader", FaultyReader)
-    ctl = AdaptiveController(settings=AdaptiveSettings(interval=400.0, first_retiming=200.0))
+    # the morning peak: a silent loop is only suspicious beside a busy one
+    sc = bundled("yizhuang_corridor", tmp_path / "demand", scale=1.0, seed=2).with_window(4200, 6600)
     kinds = ["stuck_on", "stuck_off", "chattering", "missing"]
+    loops = [s.id for s in place_detectors(sc.net_file) if s.kind == "advance"]
+    faults = {d: kinds[i % 4] for i, d in enumerate(loops[:40])}
+    reader = partial(FaultyReader, faults=faults, dropout=0.3)
+    ctl = AdaptiveController(settings=AdaptiveSettings(interval=400.0, first_retiming=200.0))
+    monitors: list[SafetyMonitor] = []
 
-    original_prepare = ctl.prepare
+    def attach(sim):
+        monitors.append(SafetyMonitor(sim.intersections).attach(sim))
+        return monitors[-1]
 
-    def prepare(ctx):
-        out = original_prepare(ctx)
-        loops = [s.id for s in ctx.detectors if s.kind == "advance"]
-        FaultyReader.faults = {d: kinds[i % 4] for i, d in enumerate(loops[:40])}
-        return out
-
-    monkeypatch.setattr(ctl, "prepare", prepare)
-    metrics, monitor = _run_monitored(sc, ctl, tmp_path)
-    assert monitor.violations == []
+    metrics = run(sc, ctl, tmp_path, monitors=[attach], progress=False, reader_factory=reader)
+    assert monitors[0].violations == []
     found = ctl.estimator.new_faults
     for kind in kinds:
         assert found[kind] > 0, f"{kind} faults were not detected"
+    assert ctl.retimings >= 4
     assert metrics.vehicles_arrived > 0
