@@ -67,7 +67,9 @@ def test_adaptive_detects_faults_and_keeps_safe(tmp_path):
     from signal_opt.sumo.faults import FaultyReader
 
     # the morning peak: a silent loop is only suspicious beside a busy one
-    sc = bundled("yizhuang_corridor", tmp_path / "demand", scale=1.0, seed=2).with_window(4200, 6600)
+    sc = bundled("yizhuang_corridor", tmp_path / "demand", scale=1.0, seed=2).with_window(
+        4200, 6600
+    )
     kinds = ["stuck_on", "stuck_off", "chattering", "missing"]
     loops = [s.id for s in place_detectors(sc.net_file) if s.kind == "advance"]
     faults = {d: kinds[i % 4] for i, d in enumerate(loops[:40])}
