@@ -18,15 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from signal_opt.runs import RunSpec, run_spec
+from signal_opt.runs import RunSpec
+from signal_opt.sumo.network import read_net
 from signal_opt.sumo.scenario import resolve
 from signal_opt.sumo.simulation import prepare_detectors, sumo_command
-from signal_opt.sumo.network import read_net
 
 
 def plain_sumo(spec: RunSpec, out: Path) -> float:
     sc = resolve(spec.sumocfg, spec.network, out, spec.scale, spec.seed, spec.begin, spec.end)
-    specs, files = prepare_detectors(sc, read_net(sc.net_file), out)
+    _specs, files = prepare_detectors(sc, read_net(sc.net_file), out)
     cmd = sumo_command(sc, out, spec.seed, files)
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True)
@@ -59,12 +59,26 @@ def main() -> None:
     names = args.controllers.split(",")
     times: dict[str, list[float]] = {"plain sumo": [], **{n: [] for n in names}}
     for r in range(args.repeat):
-        base = RunSpec(strategy="fixed", out_dir=str(tmp / f"plain{r}"), sumocfg=args.sumocfg,
-                       network=args.network, scale=args.scale, end=args.end, progress=False)
+        base = RunSpec(
+            strategy="fixed",
+            out_dir=str(tmp / f"plain{r}"),
+            sumocfg=args.sumocfg,
+            network=args.network,
+            scale=args.scale,
+            end=args.end,
+            progress=False,
+        )
         times["plain sumo"].append(plain_sumo(base, tmp / f"plain{r}"))
         for n in names:
-            spec = RunSpec(strategy=n, out_dir=str(tmp / f"{n}{r}"), sumocfg=args.sumocfg,
-                           network=args.network, scale=args.scale, end=args.end, progress=False)
+            spec = RunSpec(
+                strategy=n,
+                out_dir=str(tmp / f"{n}{r}"),
+                sumocfg=args.sumocfg,
+                network=args.network,
+                scale=args.scale,
+                end=args.end,
+                progress=False,
+            )
             times[n].append(attached(spec))
     ref = statistics.median(times["plain sumo"])
     print(f"{'run':<16}{'median wall s':>14}{'x plain sumo':>14}")

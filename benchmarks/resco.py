@@ -26,7 +26,10 @@ PUBLISHED = {
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--scenarios", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "scenarios"))
+    ap.add_argument(
+        "--scenarios",
+        default=str(Path(__file__).resolve().parents[1].parent / "shared" / "scenarios"),
+    )
     ap.add_argument("--names", default=",".join(PUBLISHED))
     ap.add_argument("--controllers", default="fixed,webster,actuated,max-pressure,adaptive")
     ap.add_argument("--out", default="out/resco")
@@ -44,8 +47,16 @@ def main() -> int:
             print(f"skipping {name}: {cfg} not found")
             continue
         for c in args.controllers.split(","):
-            specs.append(RunSpec(strategy=c, out_dir=f"{args.out}/{name}/{c}", sumocfg=str(cfg),
-                                 seed=args.seed, label=f"{name}:{c}", progress=False))
+            specs.append(
+                RunSpec(
+                    strategy=c,
+                    out_dir=f"{args.out}/{name}/{c}",
+                    sumocfg=str(cfg),
+                    seed=args.seed,
+                    label=f"{name}:{c}",
+                    progress=False,
+                )
+            )
     rows = run_many(specs, args.jobs)
     print(format_table(rows))
     print()

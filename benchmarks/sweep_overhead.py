@@ -63,9 +63,12 @@ def main() -> None:
 
     import ray
 
-    grid = SweepGrid(sources=make_sources([args.network]),
-                     strategies=tuple(args.controllers.split(",")),
-                     seeds=tuple(range(args.seeds)), end=args.end)
+    grid = SweepGrid(
+        sources=make_sources([args.network]),
+        strategies=tuple(args.controllers.split(",")),
+        seeds=tuple(range(args.seeds)),
+        end=args.end,
+    )
     n = len(grid.cells())
     root = Path(tempfile.mkdtemp(prefix="sweep-overhead-"))
     best: dict[str, dict[str, float]] = {"process pool": {}, "local Ray": {}}
@@ -75,22 +78,35 @@ def main() -> None:
             best[name][k] = min(v, best[name].get(k, float("inf")))
 
     for _ in range(args.repeat):
-        keep("process pool", {"start-up s": 0.0, **timed_sweep(grid, "process", args.jobs, root),
-                              "no-op task s": timed_noop("process", args.jobs, n)})
+        keep(
+            "process pool",
+            {
+                "start-up s": 0.0,
+                **timed_sweep(grid, "process", args.jobs, root),
+                "no-op task s": timed_noop("process", args.jobs, n),
+            },
+        )
         t0 = time.perf_counter()
-        ray.init(address="local", num_cpus=args.jobs, include_dashboard=False,
-                 log_to_driver=False)
+        ray.init(address="local", num_cpus=args.jobs, include_dashboard=False, log_to_driver=False)
         start = time.perf_counter() - t0
         try:  # the sweep finds Ray initialised and uses it, so start-up is timed apart
-            keep("local Ray", {"start-up s": start, **timed_sweep(grid, "ray", args.jobs, root),
-                               "no-op task s": timed_noop("ray", args.jobs, n)})
+            keep(
+                "local Ray",
+                {
+                    "start-up s": start,
+                    **timed_sweep(grid, "ray", args.jobs, root),
+                    "no-op task s": timed_noop("ray", args.jobs, n),
+                },
+            )
         finally:
             ray.shutdown()
 
     load = os.getloadavg()[0]
-    print(f"{n}-run sweep: {args.network}, {args.controllers} x {args.seeds} seeds, "
-          f"{args.end:.0f} s each; jobs={args.jobs}; best of {args.repeat}; "
-          f"load {load:.1f} on {os.cpu_count()} cores; outputs in {root}")
+    print(
+        f"{n}-run sweep: {args.network}, {args.controllers} x {args.seeds} seeds, "
+        f"{args.end:.0f} s each; jobs={args.jobs}; best of {args.repeat}; "
+        f"load {load:.1f} on {os.cpu_count()} cores; outputs in {root}"
+    )
     names = list(best)
     print(f"{'':22}" + "".join(f"{name:>14}" for name in names) + f"{'Ray / pool':>12}")
     for key in best[names[0]]:
@@ -98,8 +114,11 @@ def main() -> None:
         ratio = f"{b / a:12.2f}" if a > 0 else f"{'':>12}"
         print(f"{key:22}" + "".join(f"{best[name][key]:14.2f}" for name in names) + ratio)
     total = {name: best[name]["start-up s"] + best[name]["sweep wall s"] for name in names}
-    print(f"{'wall incl. start-up s':22}" + "".join(f"{total[name]:14.2f}" for name in names)
-          + f"{total[names[1]] / total[names[0]]:12.2f}")
+    print(
+        f"{'wall incl. start-up s':22}"
+        + "".join(f"{total[name]:14.2f}" for name in names)
+        + f"{total[names[1]] / total[names[0]]:12.2f}"
+    )
 
 
 if __name__ == "__main__":
