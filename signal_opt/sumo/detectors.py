@@ -129,8 +129,10 @@ def _place_lane(tls: str, lane: sumolib.net.lane.Lane, period: float) -> list[De
     stop_pos = max(length - STOPLINE_SETBACK, 0.0)
     specs = [DetectorSpec(f"sl_{lid}", "stopline", lid, round(stop_pos, 2), 0.0, tls, period, lid)]
 
-    chain = [] if length >= ADVANCE_DISTANCE + STOPLINE_SETBACK else _upstream_chain(
-        lane, ADVANCE_DISTANCE - length
+    chain = (
+        []
+        if length >= ADVANCE_DISTANCE + STOPLINE_SETBACK
+        else _upstream_chain(lane, ADVANCE_DISTANCE - length)
     )
     if chain:
         # Advance loop and queue zone reach back over the feeding lanes.
