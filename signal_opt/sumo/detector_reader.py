@@ -95,7 +95,7 @@ class DetectorReader:
                 continue
             out[det] = Reading(
                 float(v[tc.VAR_LAST_INTERVAL_NUMBER]),
-                float(v[tc.VAR_LAST_INTERVAL_OCCUPANCY]),
+                _occupancy(v[tc.VAR_LAST_INTERVAL_OCCUPANCY]),
                 float(v[tc.VAR_LAST_INTERVAL_SPEED]),
             )
         for det, v in self.conn.lanearea.getAllSubscriptionResults().items():
@@ -103,11 +103,17 @@ class DetectorReader:
                 continue
             out[det] = Reading(
                 float(v[tc.VAR_LAST_INTERVAL_NUMBER]),
-                float(v[tc.VAR_LAST_INTERVAL_OCCUPANCY]),
+                _occupancy(v[tc.VAR_LAST_INTERVAL_OCCUPANCY]),
                 float(v[tc.VAR_LAST_INTERVAL_SPEED]),
                 float(v[tc.VAR_LAST_INTERVAL_MAX_JAM_LENGTH_METERS]),
             )
         return out
+
+
+def _occupancy(value: float) -> float:
+    """SUMO's interval occupancy of an induction loop can come out slightly negative when a
+    vehicle straddles the interval boundary; a real loop reports 0 there."""
+    return min(max(float(value), 0.0), 100.0)
 
 
 def served_lane(spec) -> str:
