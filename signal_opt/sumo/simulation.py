@@ -13,7 +13,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -86,7 +86,6 @@ class Simulation:
     reader: DetectorReader | None = None
     reader_factory: Callable[..., DetectorReader] = DetectorReader
     """Builds the detector reader; :class:`signal_opt.sumo.faults.FaultyReader` injects faults."""
-    on_step: list[Callable[[float], None]] = field(default_factory=list)
 
     @property
     def intersections(self) -> list[Intersection]:
