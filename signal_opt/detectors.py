@@ -113,6 +113,8 @@ class DemandEstimator:
         self.health: dict[str, _Health] = {d.id: _Health() for d in detectors}
         self.new_faults: dict[str, int] = defaultdict(int)
         """Faults detected so far (each time a detector turns faulty), by kind."""
+        self.ever_faulty: set[str] = set()
+        """Every detector found faulty at least once."""
         self._sums: dict[str, float] = defaultdict(float)
         self._minutes: dict[str, int] = defaultdict(int)
         self._occ: dict[str, float] = defaultdict(float)
@@ -166,6 +168,7 @@ class DemandEstimator:
     def _mark(self, det_id: str, health: _Health, kind: str) -> None:
         if health.faulty is None:
             self.new_faults[kind] += 1
+            self.ever_faulty.add(det_id)
         health.faulty = kind
         health.good_run = 0
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
 from signal_opt.controllers.base import Controller
 from signal_opt.core import CoreSettings
-from signal_opt.detectors import DemandEstimator, DetectorInfo, Minute
+from signal_opt.detectors import FAULT_KINDS, DemandEstimator, DetectorInfo, Minute
 from signal_opt.model import Plan
 from signal_opt.retiming import retime_network
 from signal_opt.sumo.coordination import platoon_links
@@ -70,6 +71,7 @@ class AdaptiveController(Controller):
         self.retimings = 0
         self.retime_seconds: list[float] = []
         self.fallbacks = 0
+        self.fallback_ids: set[str] = set()
 
     def prepare(self, ctx: RunContext) -> list:
         self.ctx = ctx
@@ -171,7 +173,6 @@ class AdaptiveController(Controller):
             details["max_degree_of_saturation"] = round(max_dos, 3)
             if est.fallback[i] or not _finite_plan(plan):
                 plan = replace(x.base_plan(), source="fallback")
-                self.fallbacks += 1
                 details["fallback"] = True
             if est.stale_groups[i]:
                 details["stale_groups"] = len(est.stale_groups[i])
@@ -190,7 +191,11 @@ class AdaptiveController(Controller):
             try:
                 self.driver.request(plan)
             except ValueError:
-                self.driver.request(replace(x.base_plan(), source="fallback"))
+                plan = replace(x.base_plan(), source="fallback")
+                self.driver.request(plan)
+            if plan.source == "fallback":
+                self.fallbacks += 1
+                self.fallback_ids.add(x.id)
 
     def _early_end(self, tls_id: str, stage: int, elapsed: float, t: float) -> bool:
         """Gap-out: no vehicle over the stage's stop-line loops for ``gap`` seconds.
@@ -223,6 +228,21 @@ class AdaptiveController(Controller):
         if not queues:
             return False
         return all(self._queues.get(d, 1) == 0 for d in queues)
+
+    def summary(self) -> dict[str, Any]:
+        """Retimings, their network-wide compute time, fallbacks and detector faults."""
+        secs = self.retime_seconds
+        est = getattr(self, "estimator", None)  # None if the run never got to prepare
+        found = est.new_faults if est is not None else {}
+        return {
+            "retimings": self.retimings,
+            "retime_seconds_mean": round(sum(secs) / len(secs), 4) if secs else 0.0,
+            "retime_seconds_max": round(max(secs), 4) if secs else 0.0,
+            "fallback_plans": self.fallbacks,
+            "fallback_intersections": sorted(self.fallback_ids),
+            "detector_faults": {k: int(found.get(k, 0)) for k in FAULT_KINDS},
+            "faulty_detectors": len(est.ever_faulty) if est is not None else 0,
+        }
 
 
 def _main_stage(x) -> int:

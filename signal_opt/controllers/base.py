@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from signal_opt.sumo.simulation import RunContext, Simulation
 
@@ -15,7 +15,8 @@ class Controller:
     The harness calls :meth:`prepare` before SUMO starts (a strategy may add SUMO
     additional files, e.g. its own ``tlLogic``), :meth:`start` once SUMO runs, then
     :meth:`step` at the times it asks for: ``step`` returns the next simulation time at
-    which it wants to be called (``math.inf`` for never).
+    which it wants to be called (``math.inf`` for never). After the run, :meth:`summary`
+    goes into ``metrics.json`` under ``"controller"``.
     """
 
     name: ClassVar[str] = "controller"
@@ -28,3 +29,7 @@ class Controller:
 
     def step(self, sim: Simulation, t: float) -> float:
         return math.inf
+
+    def summary(self) -> dict[str, Any]:
+        """The strategy's own figures of the run (JSON-serializable), for ``metrics.json``."""
+        return {}

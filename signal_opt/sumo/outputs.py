@@ -8,8 +8,9 @@ loaded but never inserted (still waiting at the network edge when the run ended)
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,9 +32,16 @@ class RunMetrics:
     vehicles_never_inserted: int
     teleports: int
     sim_wall_s: float
+    controller: dict[str, Any] = field(default_factory=dict)
+    """The strategy's own figures (:meth:`Controller.summary`): for ``adaptive`` retimings,
+    fallbacks and detector faults. Not a number: tables read :data:`FIGURES`."""
 
-    def to_dict(self) -> dict[str, float | int]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+FIGURES = tuple(f.name for f in fields(RunMetrics) if f.type in ("int", "float"))
+"""The numeric fields of :class:`RunMetrics` (every one but ``controller``), in order."""
 
 
 def _tripinfo_arrays(path: Path) -> dict[str, np.ndarray]:

@@ -1,8 +1,9 @@
 """Run a scenario under a signal strategy and write tripinfo, metrics and the plan log.
 
 Outputs in ``out_dir``: ``tripinfo.xml`` (SUMO's own, unfinished vehicles included),
-``statistics.xml``, ``metrics.json``, ``plans.jsonl`` (every plan applied, with time and
-intersection) and ``timeseries.json`` (time loss and speed per 5 minutes, for plots).
+``statistics.xml``, ``metrics.json`` (with the controller's own figures under
+``"controller"``), ``plans.jsonl`` (every plan applied, with time and intersection) and
+``timeseries.json`` (time loss and speed per 5 minutes, for plots).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -220,6 +221,7 @@ def run(
                 conn.close()
     wall = time.perf_counter() - wall0
     metrics = read_metrics(out / "tripinfo.xml", out / "statistics.xml", wall)
+    metrics = replace(metrics, controller=controller.summary())
     (out / "metrics.json").write_text(json.dumps(metrics.to_dict(), indent=2) + "\n")
     series = time_series(out / "tripinfo.xml", scenario.begin, scenario.end)
     (out / "timeseries.json").write_text(json.dumps(series) + "\n")

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from signal_opt.runs import RunSpec
-from signal_opt.sumo.outputs import RunMetrics
+from signal_opt.sumo.outputs import FIGURES, RunMetrics
 from signal_opt.sweep.grid import Cell, SweepError, SweepGrid
 
-METRICS = tuple(f.name for f in fields(RunMetrics))
-"""Every metrics.json field, in its own order."""
+METRICS = FIGURES
+"""Every numeric metrics.json field, in its own order (the controller's figures stay in
+each run's own metrics.json)."""
 _INT_METRICS = frozenset(f.name for f in fields(RunMetrics) if f.type in ("int", int))
 COLUMNS = (
     "scenario",

@@ -83,8 +83,16 @@ def test_adaptive_detects_faults_and_keeps_safe(tmp_path):
 
     metrics = run(sc, ctl, tmp_path, monitors=[attach], progress=False, reader_factory=reader)
     assert monitors[0].violations == []
-    found = ctl.estimator.new_faults
+    # the faults are reported in metrics.json, not only known to the controller object
+    summary = json.loads((tmp_path / "metrics.json").read_text())["controller"]
+    assert summary == metrics.controller
     for kind in kinds:
-        assert found[kind] > 0, f"{kind} faults were not detected"
-    assert ctl.retimings >= 4
+        assert summary["detector_faults"][kind] > 0, f"{kind} faults were not detected"
+        assert summary["detector_faults"][kind] == ctl.estimator.new_faults[kind]
+    # every injected detector is caught; dropout adds more on top
+    assert summary["faulty_detectors"] >= len(faults)
+    assert summary["retimings"] == ctl.retimings >= 4
+    assert 0 < summary["retime_seconds_mean"] <= summary["retime_seconds_max"]
+    assert summary["fallback_plans"] == ctl.fallbacks
+    assert set(summary["fallback_intersections"]) <= set(monitors[0].watch)
     assert metrics.vehicles_arrived > 0
