@@ -4,6 +4,11 @@ Outputs in ``out_dir``: ``tripinfo.xml`` (SUMO's own, unfinished vehicles includ
 ``statistics.xml``, ``metrics.json`` (with the controller's own figures under
 ``"controller"``), ``plans.jsonl`` (every plan applied, with time and intersection) and
 ``timeseries.json`` (time loss and speed per 5 minutes, for plots).
+
+If SUMO dies (or the controller fails) mid-run, :func:`run` raises and keeps what was
+written so far: ``plans.jsonl`` up to the failure, SUMO's ``tripinfo.xml`` as far as it got
+(possibly cut short), and ``failed.json`` with the error and the simulation time reached,
+in place of ``metrics.json``.
 """
 
 from __future__ import annotations
@@ -34,6 +39,10 @@ if TYPE_CHECKING:
 
 class SimulationError(RuntimeError):
     """SUMO failed or died during a run; outputs written so far are kept."""
+
+
+FAILED = "failed.json"
+"""Written instead of ``metrics.json`` when a run stops early."""
 
 
 @dataclass
@@ -87,6 +96,8 @@ class Simulation:
     reader: DetectorReader | None = None
     reader_factory: Callable[..., DetectorReader] = DetectorReader
     """Builds the detector reader; :class:`signal_opt.sumo.faults.FaultyReader` injects faults."""
+    time: float = math.nan
+    """Simulation time (s) of the last step completed."""
 
     @property
     def intersections(self) -> list[Intersection]:
@@ -202,17 +213,28 @@ def run(
     backend = "traci" if gui or backend == "gui" else backend
     plan_log = PlanLog(out / "plans.jsonl", controller.name)
     label = f"signal-opt-{id(controller)}"
+    for name in ("metrics.json", "timeseries.json", FAILED):  # never mistake an old run's
+        (out / name).unlink(missing_ok=True)
     wall0 = time.perf_counter()
     conn = None
+    sim = None
     try:
         conn = _start(cmd, backend, label)
         sim = Simulation(conn, ctx, plan_log, reader_factory=reader_factory)
+        sim.time = scenario.begin
         controller.start(sim)
         hooks = [make(sim) for make in monitors]
         _loop(sim, controller, scenario, hooks, progress)
     except Exception as exc:
+        reached = None if sim is None else sim.time
+        _write_failure(out, exc, reached, scenario, plan_log.count, controller)
         if _is_sumo_error(exc):
-            raise SimulationError(f"SUMO stopped during the run: {exc}") from exc
+            when = "before the first step" if reached is None else f"at t={reached:.0f} s"
+            raise SimulationError(
+                f"SUMO stopped {when} of a {scenario.begin:.0f}-{scenario.end:.0f} s run "
+                f"({type(exc).__name__}: {exc}); outputs so far kept in {out} "
+                f"({plan_log.count} plans in plans.jsonl, tripinfo.xml as SUMO left it, {FAILED})"
+            ) from exc
         raise
     finally:
         plan_log.close()
@@ -228,9 +250,34 @@ def run(
     return metrics
 
 
+def _write_failure(
+    out: Path,
+    exc: Exception,
+    reached: float | None,
+    scenario: Scenario,
+    plans: int,
+    controller: Controller,
+) -> None:
+    """``failed.json``: what stopped the run, when, and what was kept."""
+    info: dict[str, Any] = {
+        "error": f"{type(exc).__name__}: {exc}",
+        "sumo_stopped": _is_sumo_error(exc),
+        "sim_time_reached_s": reached,
+        "begin_s": scenario.begin,
+        "end_s": scenario.end,
+        "plans_logged": plans,
+        "kept": sorted(p.name for p in out.iterdir() if p.name in ("plans.jsonl", "tripinfo.xml")),
+    }
+    with contextlib.suppress(Exception):  # a controller that failed may not summarize
+        info["controller"] = controller.summary()
+    (out / FAILED).write_text(json.dumps(info, indent=2) + "\n")
+
+
 def _is_sumo_error(exc: Exception) -> bool:
     name = type(exc).__name__
-    return name in ("TraCIException", "FatalTraCIError") or "libsumo" in type(exc).__module__
+    if name in ("TraCIException", "FatalTraCIError") or "libsumo" in type(exc).__module__:
+        return True
+    return isinstance(exc, ConnectionError)  # socket TraCI: SUMO's end of the socket is gone
 
 
 def _loop(sim: Simulation, controller, scenario: Scenario, hooks, progress: bool | None) -> None:
@@ -255,7 +302,7 @@ def _loop(sim: Simulation, controller, scenario: Scenario, hooks, progress: bool
             now = float(conn.simulation.getTime())
             if bar is not None:
                 bar.update(int(now - t))
-            t = now
+            t = sim.time = now
             if sim.driver is not None:
                 sim.driver.advance(t)
             for hook in hooks:
