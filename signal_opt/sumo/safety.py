@@ -46,7 +46,11 @@ def _timings(x: Intersection) -> tuple[float, float]:
 
 
 class SafetyMonitor:
-    """Call :meth:`attach` with a running simulation; ``violations`` lists what went wrong."""
+    """Call :meth:`attach` with a running simulation; ``violations`` lists what went wrong.
+
+    ``steps`` counts the simulation steps checked, ``signal_steps`` the traffic-light states
+    checked (one per watched light per step).
+    """
 
     def __init__(self, intersections: list[Intersection], tolerance: float = 1e-6) -> None:
         self.watch: dict[str, _Watch] = {}
@@ -61,6 +65,7 @@ class SafetyMonitor:
             self.watch[x.id] = _Watch(x, foes, y, r, min(min_green, 4.0), crossings)
         self.violations: list[str] = []
         self.steps = 0
+        self.signal_steps = 0
         self.tol = tolerance
 
     def attach(self, sim) -> SafetyMonitor:
@@ -71,6 +76,7 @@ class SafetyMonitor:
         for tls_id, w in self.watch.items():
             w.state = self.conn.trafficlight.getRedYellowGreenState(tls_id)
             w.since = [t] * len(w.state)
+            self._check_greens(tls_id, w, w.state, t)
         return self
 
     def __call__(self, t: float) -> None:
@@ -80,6 +86,7 @@ class SafetyMonitor:
             w = self.watch.get(tls_id)
             if w is None:
                 continue
+            self.signal_steps += 1
             new = res[tc.TL_RED_YELLOW_GREEN_STATE]
             if new != w.state:
                 self._check_change(tls_id, w, w.state, new, t)
@@ -116,9 +123,12 @@ class SafetyMonitor:
                             f"conflicting link {j} cleared (< all-red {w.min_all_red:.0f} s)",
                         )
             w.since[i] = t
-        for i, c in enumerate(new):
+        self._check_greens(tls_id, w, new, t)
+
+    def _check_greens(self, tls_id: str, w: _Watch, state: str, t: float) -> None:
+        for i, c in enumerate(state):
             if c != "G":
                 continue
             for j in w.foes.get(i, ()):
-                if j > i and new[j] == "G":
+                if j > i and state[j] == "G":
                     self._flag(tls_id, t, f"conflicting links {i} and {j} both green")
