@@ -125,3 +125,11 @@ def test_webster_invariants(case):
 def test_retime_invariants_long(case):
     problem, core = case
     check_invariants(problem, core, retime(problem, core))
+
+
+@pytest.mark.slow
+@settings(max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_webster_invariants_long(case):
+    problem, core = case
+    check_invariants(problem, core, webster_plan(problem, core))
