@@ -165,6 +165,10 @@ class DemandEstimator:
                 elif not silent:
                     h.silent_run = 0  # (silent with no busy neighbour to compare: no evidence)
 
+    def faulty_now(self) -> set[str]:
+        """Detectors excluded right now (found faulty and not yet recovered)."""
+        return {d for d, h in self.health.items() if h.faulty is not None}
+
     def _mark(self, det_id: str, health: _Health, kind: str) -> None:
         if health.faulty is None:
             self.new_faults[kind] += 1

@@ -31,7 +31,9 @@ def make_controller(name: str, **options: Any) -> Controller:
     if name == "max-pressure":
         from signal_opt.controllers.max_pressure import MaxPressureController
 
-        return MaxPressureController(**{k: v for k, v in options.items() if k in ("hold",)})
+        return MaxPressureController(
+            **{k: v for k, v in options.items() if k in ("hold", "hold_intergreens")}
+        )
     if name == "adaptive":
         from signal_opt.controllers.adaptive import AdaptiveController
 

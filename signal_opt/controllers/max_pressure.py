@@ -1,57 +1,105 @@
 """``max-pressure``: Varaiya's max-pressure control from detector-like lane counts.
 
 At every decision point (each step once the current green has run its minimum and its
-``hold`` slot, as in Varaiya's slotted formulation: switching every few seconds would
-spend the cycle on yellow and all-red) each signal picks the stage with the largest
-pressure: the sum, over the incoming lanes the
-stage serves, of vehicles on the lane's queue detector minus vehicles on the queue
-detector of the lane it feeds (0 where the outgoing lane has none). It switches only when
-another stage's pressure is strictly higher; yellow and all-red always run in full
-(:func:`signal_opt.sumo.programs.transition_phases`).
+hold slot) each signal picks the stage with the largest pressure: the sum, over the
+incoming lanes the stage serves, of vehicles on the lane's queue detector minus vehicles
+on the queue detector of the lane it feeds (0 where the outgoing lane has none). It
+switches only when another stage's pressure is strictly higher; yellow and all-red
+always run in full (:func:`signal_opt.sumo.programs.transition_phases`).
+
+The hold slot is Varaiya's slotted formulation, tuned as an engineer would: switching
+every few seconds spends the cycle on yellow and all-red, so a green holds for
+``hold_intergreens`` times the intergreen it will cost to leave it (3 x: at most a
+quarter of the time is lost to switching). On the bundled grid at 1.2x demand and on
+the four RESCO scenarios this beat every fixed slot tried (5, 10, 15 and 20 s).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from signal_opt.controllers.base import Controller
+from signal_opt.model import Intersection
 from signal_opt.sumo.detector_reader import served_lane
 from signal_opt.sumo.simulation import RunContext, Simulation
+
+MIN_HOLD = 5.0
+"""Shortest hold slot (s), for stages with little or no intergreen."""
+
+
+@dataclass(frozen=True)
+class Pressure:
+    """How one signal's stage pressures come from its queue detectors.
+
+    ``detectors`` (D,) lists the queue zone of each incoming then each outgoing lane ("" for
+    none); ``weights`` (P, D) has +1 per incoming lane a stage serves and -1/k per lane it
+    feeds (k: lanes fed from that incoming lane). Pressure (P,) = weights @ counts (D,).
+    """
+
+    detectors: tuple[str, ...]
+    weights: np.ndarray
+
+    def of(self, counts: dict[str, int]) -> np.ndarray:
+        """Pressure of every stage (P,) from vehicles now on each queue zone."""
+        q = np.array([counts.get(d, 0) if d else 0 for d in self.detectors], float)
+        return self.weights @ q
+
+
+def pressure_of(x: Intersection, queue_detector: dict[str, str]) -> Pressure:
+    """The :class:`Pressure` of ``x``; ``queue_detector`` maps a lane to its queue zone."""
+    lanes = sorted({lk.from_lane for lk in x.links if not lk.is_crossing})
+    outs = sorted({lk.to_lane for lk in x.links if not lk.is_crossing})
+    dets = [queue_detector.get(lane, "") for lane in [*lanes, *outs]]
+    lane_i = {lane: i for i, lane in enumerate(lanes)}
+    out_i = {lane: len(lanes) + i for i, lane in enumerate(outs)}
+    w = np.zeros((len(x.stages), len(dets)))
+    for p, stage in enumerate(x.stages):
+        served: dict[str, list[str]] = {}
+        for lk in x.links:
+            if lk.is_crossing or stage.state[lk.index] not in "Gg":
+                continue
+            served.setdefault(lk.from_lane, []).append(lk.to_lane)
+        for lane, targets in served.items():
+            w[p, lane_i[lane]] += 1.0
+            for out in targets:
+                w[p, out_i[out]] -= 1.0 / len(targets)
+    return Pressure(tuple(dets), w)
+
+
+def queue_detectors(ctx: RunContext) -> dict[str, str]:
+    """Incoming lane -> its queue zone detector id."""
+    return {served_lane(s): s.id for s in ctx.detectors if s.kind == "queue"}
+
+
+def hold_slots(x: Intersection, hold: float | None, hold_intergreens: float) -> list[float]:
+    """Seconds each stage's green holds before pressure may end it (per stage, (P,))."""
+    if hold is not None:
+        return [float(hold)] * len(x.stages)
+    return [max(MIN_HOLD, hold_intergreens * s.intergreen_time) for s in x.stages]
 
 
 class MaxPressureController(Controller):
     name = "max-pressure"
 
-    def __init__(self, decision_interval: float = 1.0, hold: float = 10.0) -> None:
+    def __init__(
+        self,
+        decision_interval: float = 1.0,
+        hold: float | None = None,
+        hold_intergreens: float = 3.0,
+    ) -> None:
         self.decision_interval = decision_interval
         self.hold = hold
-        self._plans: dict[str, tuple[list[str], np.ndarray, np.ndarray]] = {}
+        """A fixed slot (s) for every stage; None: ``hold_intergreens`` x its intergreen."""
+        self.hold_intergreens = hold_intergreens
+        self._signals: dict[str, tuple[Pressure, list[float]]] = {}
 
     def prepare(self, ctx: RunContext) -> list:
-        queue_det = {served_lane(s): s.id for s in ctx.detectors if s.kind == "queue"}
+        queues = queue_detectors(ctx)
         for x in ctx.intersections:
-            lanes = sorted({lk.from_lane for lk in x.links if not lk.is_crossing})
-            outs = sorted({lk.to_lane for lk in x.links if not lk.is_crossing})
-            dets = [queue_det.get(lane, "") for lane in lanes] + [
-                queue_det.get(lane, "") for lane in outs
-            ]
-            n_in, n_out = len(lanes), len(outs)
-            lane_i = {lane: i for i, lane in enumerate(lanes)}
-            out_i = {lane: n_in + i for i, lane in enumerate(outs)}
-            # weights (P, D): +1 per served incoming lane, -1/k per fed outgoing lane
-            w = np.zeros((len(x.stages), n_in + n_out))
-            for p, stage in enumerate(x.stages):
-                served: dict[str, list[str]] = {}
-                for lk in x.links:
-                    if lk.is_crossing or stage.state[lk.index] not in "Gg":
-                        continue
-                    served.setdefault(lk.from_lane, []).append(lk.to_lane)
-                for lane, targets in served.items():
-                    w[p, lane_i[lane]] += 1.0
-                    for out in targets:
-                        w[p, out_i[out]] -= 1.0 / len(targets)
-            present = np.array([bool(d) for d in dets])
-            self._plans[x.id] = (dets, w, present)
+            slots = hold_slots(x, self.hold, self.hold_intergreens)
+            self._signals[x.id] = (pressure_of(x, queues), slots)
         return []
 
     def start(self, sim: Simulation) -> None:
@@ -67,14 +115,13 @@ class MaxPressureController(Controller):
         self._next = t + self.decision_interval
         assert sim.reader is not None and sim.driver is not None
         counts = sim.reader.queue_vehicles()
-        for tls_id, (dets, w, present) in self._plans.items():
+        for tls_id, (pressure, slots) in self._signals.items():
             stage, started = sim.driver.current_stage(tls_id)
-            if stage < 0 or t - started < self.hold:
+            if stage < 0 or t - started < slots[stage]:
                 continue  # intergreen, or a green still inside its slot
-            q = np.array([counts.get(d, 0) if p else 0 for d, p in zip(dets, present)], float)
-            pressure = w @ q  # (P,)
-            best = int(np.argmax(pressure))
-            if best != stage and pressure[best] > pressure[stage]:
+            p = pressure.of(counts)
+            best = int(np.argmax(p))
+            if best != stage and p[best] > p[stage]:
                 sim.driver.request_stage(tls_id, best)
             else:
                 sim.driver.request_stage(tls_id, stage)

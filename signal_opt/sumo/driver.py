@@ -280,9 +280,32 @@ class SignalDriver:
             if light.free:
                 # Hold the current stage: extend by a step until a new stage is requested.
                 state, end, stage = light.schedule[-1]
+                if stage < 0:
+                    # A plan's cycle ended on its last intergreen (the light went free
+                    # mid-cycle): that intergreen leads into the first stage.
+                    first = light.intersection.stages[0]
+                    light.schedule = [(first.state, t + max(first.min_green, 1.0), 0)]
+                    light.position = 0
+                    light.stage_started = t
+                    self._set(tls_id, first.state)
+                    self._push(light.schedule[0][1], tls_id)
+                    return
                 light.schedule = [(state, max(end, t) + self.step_length, stage)]
                 light.position = 0
                 self._push(light.schedule[0][1], tls_id)
+                return
+            state, end, stage = light.schedule[-1]
+            clear = transition_phases(light.intersection, stage, 0) if stage > 0 else []
+            if clear:
+                # Back from free mode on a green other than the plan's first stage: clear
+                # it into the first stage before the plan's cycle starts.
+                light.schedule = [(state, t, stage)]
+                end = t
+                for phase in clear:
+                    end += phase.duration
+                    light.schedule.append((phase.state, end, -1))
+                light.position = 0
+                self._step_phase(tls_id, light, t)
                 return
             self._start_cycle(tls_id, light, t)
             return

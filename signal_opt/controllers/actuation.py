@@ -1,0 +1,155 @@
+"""Free operation inside a retimed plan: each step, which stage a signal should show.
+
+A signal in free operation has no fixed cycle. The retimed plan bounds it: each stage's
+green may run up to ``max_green_factor`` x its planned green, and every stage with
+demand is served at least once every ``max_wait_cycles`` planned cycles. Within those
+bounds the detectors decide, as a field controller's actuation does, with queue pressure
+choosing the next stage (Varaiya's max-pressure) rather than a fixed rotation:
+
+- a green holds for its minimum and a slot of ``hold_intergreens`` x the intergreen it
+  costs to leave it, then ends as soon as another waiting stage has more pressure;
+- it ends earlier (gap-out) when nobody is left: no vehicle over its stop-line loops for
+  ``gap`` seconds and its queue zones empty;
+- it ends at its maximum green, or when a stage has waited too long;
+- when nobody waits anywhere else, it rests in green.
+
+The next stage is the waiting stage with the highest pressure, unless one has waited past
+its limit. Only detector values are read: queue-zone vehicle counts and the time since
+the last vehicle on each stop-line loop. Detectors found faulty are left out; a stage
+without a usable queue zone counts as waiting (recall), so it cannot starve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from signal_opt.controllers.max_pressure import Pressure
+from signal_opt.model import Intersection, Plan
+
+
+@dataclass(frozen=True)
+class FreeSettings:
+    hold_intergreens: float = 3.0
+    """A green holds for this many times its intergreen before pressure may end it."""
+    min_hold: float = 5.0
+    gap: float = 3.0
+    """Gap-out: seconds without a vehicle on the stop-line loops (queue zones empty)."""
+    max_green_factor: float = 1.5
+    """A green may run up to this multiple of its planned green."""
+    max_green_floor: float = 5.0
+    """...and at least this much longer than its minimum green."""
+    max_wait_cycles: float = 2.0
+    """A stage with demand waits at most this many planned cycles."""
+
+
+@dataclass
+class FreeSignal:
+    """One signal in free operation: its detectors per stage and its current bounds."""
+
+    x: Intersection
+    pressure: Pressure
+    loops: list[list[str]]
+    """Stop-line loops per stage (lanes with priority green)."""
+    queues: list[list[str]]
+    """Queue zones per stage (every lane the stage serves)."""
+    holds: list[float]
+    max_greens: list[float] = field(default_factory=list)
+    max_wait: float = 240.0
+    last_green: list[float] = field(default_factory=list)
+    """When each stage last showed green (s)."""
+    zone_green: dict[str, float] = field(default_factory=dict)
+    """When the lane of each queue zone last had green (in any stage)."""
+
+    def bound_by(self, plan: Plan, settings: FreeSettings) -> None:
+        """Take the bounds of a (re)timed plan."""
+        self.max_greens = [
+            max(settings.max_green_factor * g, s.min_green + settings.max_green_floor)
+            for g, s in zip(plan.greens, self.x.stages)
+        ]
+        self.max_wait = settings.max_wait_cycles * plan.cycle
+
+
+def free_signal(
+    x: Intersection,
+    pressure: Pressure,
+    loops: list[list[str]],
+    queues: list[list[str]],
+    settings: FreeSettings,
+    t: float,
+) -> FreeSignal:
+    holds = [
+        max(settings.min_hold, settings.hold_intergreens * s.intergreen_time) for s in x.stages
+    ]
+    sig = FreeSignal(x, pressure, loops, queues, holds, last_green=[t] * len(x.stages))
+    sig.zone_green = {d: t for zones in queues for d in zones}
+    sig.bound_by(x.base_plan(), settings)
+    return sig
+
+
+def choose_stage(
+    sig: FreeSignal,
+    stage: int,
+    started: float,
+    t: float,
+    counts: Mapping[str, int],
+    gaps: Mapping[str, float],
+    bad: set[str] | frozenset[str],
+    settings: FreeSettings,
+) -> int:
+    """The stage signal ``sig`` should show after this step (``stage`` to keep it).
+
+    ``stage`` is the green showing since ``started``; ``counts`` holds vehicles now on
+    each queue zone, ``gaps`` seconds since the last vehicle on each stop-line loop, and
+    ``bad`` the detectors currently found faulty.
+    """
+    sig.last_green[stage] = t
+    for d in sig.queues[stage]:
+        sig.zone_green[d] = t
+    elapsed = t - started
+    if elapsed + 1e-9 < sig.x.stages[stage].min_green:
+        return stage
+    usable = {d: n for d, n in counts.items() if d not in bad}
+    waiting = _waiting(sig.queues, usable, bad)  # (P,) vehicles, or 1 for a recalled stage
+    others = [k for k in range(len(waiting)) if k != stage and waiting[k] > 0]
+    if not others:
+        return stage  # nobody waits elsewhere: rest in green
+    pressure = sig.pressure.of(usable)
+    waited = [_waited(sig, k, t, usable, bad) for k in range(len(waiting))]
+    overdue = [k for k in others if waited[k] >= sig.max_wait]
+    if overdue:
+        return max(overdue, key=lambda k: waited[k])
+    best = max(others, key=lambda k: pressure[k])
+    loops = [d for d in sig.loops[stage] if d not in bad]
+    gapped = (
+        bool(loops) and waiting[stage] == 0 and all(gaps.get(d, 0.0) >= settings.gap for d in loops)
+    )
+    maxed = elapsed >= sig.max_greens[stage]
+    pushed = elapsed >= sig.holds[stage] and pressure[best] > pressure[stage]
+    return best if gapped or maxed or pushed else stage
+
+
+def _waited(
+    sig: FreeSignal, k: int, t: float, counts: Mapping[str, int], bad: set[str] | frozenset[str]
+) -> float:
+    """How long the longest-waiting occupied lane of stage ``k`` has had no green (s).
+
+    A lane shared with another stage is served by either, so it is measured per lane, not
+    per stage; a stage without a usable queue zone counts from its own last green.
+    """
+    good = [d for d in sig.queues[k] if d not in bad and d in counts]
+    if not good:
+        return t - sig.last_green[k]
+    return max((t - sig.zone_green[d] for d in good if counts[d] > 0), default=0.0)
+
+
+def _waiting(
+    queues: Sequence[Sequence[str]], counts: Mapping[str, int], bad: set[str] | frozenset[str]
+) -> np.ndarray:
+    out = np.zeros(len(queues))
+    for k, zones in enumerate(queues):
+        good = [d for d in zones if d not in bad and d in counts]
+        out[k] = sum(counts[d] for d in good) if good else 1.0
+    return out
