@@ -18,10 +18,15 @@ lane's capacity. So per lane::
 Estimates are smoothed across retiming periods (exponential, ``alpha``) so one noisy
 period does not swing the plan.
 
-Faults (per detector, from its own minute readings): *stuck on* (occupied >= 95 % with
-no vehicle counted for ``stuck_minutes``), *stuck off* (nothing for ``silent_minutes``
-while the other detector on the same lane counts traffic), *chattering* (more vehicles
-per minute than a lane can carry) and *missing* (no reading, or NaN / negative values).
+Faults (per detector, from its own minute readings):
+
+- *stuck on*: occupied >= 95 % with no vehicle counted for ``stuck_minutes``;
+- *stuck off*: nothing at all for at least ``silent_minutes`` while the other loop on
+  the same lane counted ``silent_vehicles`` vehicles (a queue served in bursts gives a
+  busy minute only now and then, so the evidence is vehicles, not busy minutes);
+- *chattering*: more vehicles per minute than a lane can carry;
+- *missing*: no reading, or NaN or negative values.
+
 A faulty detector is excluded until it has read plausibly for ``recover_minutes``; a lane
 group without a usable detector keeps its last good demand, and an intersection with a
 group that never had one falls back to its base plan.
@@ -67,7 +72,8 @@ class EstimatorSettings:
     """Weight of the newest period in the smoothed demand."""
     spillback_occupancy: float = 40.0
     stuck_minutes: int = 5
-    silent_minutes: int = 15
+    silent_minutes: int = 5
+    silent_vehicles: int = 30
     recover_minutes: int = 10
     max_lane_veh_per_min: float = 40.0
 
@@ -77,6 +83,8 @@ class _Health:
     faulty: str | None = None
     stuck_run: int = 0
     silent_run: int = 0
+    silent_seen: float = 0.0
+    """Vehicles the lane's other loops counted while this one was silent."""
     good_run: int = 0
 
 
@@ -147,7 +155,7 @@ class DemandEstimator:
                 self._mark(det_id, health, kind)
                 continue
             self._accept(det_id, health, r)
-        # Stuck off: silent while the other loop of the same lane sees traffic.
+        # Stuck off: silent while the other loop of the same lane counts vehicles.
         for dets in self.by_lane.values():
             loops = [d for k, d in dets.items() if k in ("stopline", "advance")]
             for d in loops:
@@ -155,15 +163,16 @@ class DemandEstimator:
                 h = self.health[d.id]
                 if r is None or not _plausible(r):
                     continue
-                others = [readings.get(o.id) for o in loops if o.id != d.id]
-                busy = any(o is not None and _plausible(o) and o.count >= 3 for o in others)
-                silent = r.count <= 0 and r.occupancy <= 0
-                if silent and busy:
-                    h.silent_run += 1
-                    if h.silent_run >= s.silent_minutes:
-                        self._mark(d.id, h, "stuck_off")
-                elif not silent:
-                    h.silent_run = 0  # (silent with no busy neighbour to compare: no evidence)
+                if r.count > 0 or r.occupancy > 0:
+                    h.silent_run, h.silent_seen = 0, 0.0
+                    continue
+                h.silent_run += 1
+                for o in loops:
+                    other = readings.get(o.id)
+                    if o.id != d.id and other is not None and _plausible(other):
+                        h.silent_seen += other.count
+                if h.silent_run >= s.silent_minutes and h.silent_seen >= s.silent_vehicles:
+                    self._mark(d.id, h, "stuck_off")
 
     def faulty_now(self) -> set[str]:
         """Detectors excluded right now (found faulty and not yet recovered)."""

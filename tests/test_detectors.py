@@ -111,6 +111,28 @@ def test_stuck_off_while_neighbour_counts():
     assert est.estimate().faulty.get("adv_n_0") == "stuck_off"
 
 
+def test_stuck_off_beside_a_queue_served_in_bursts():
+    """Free operation serves a lane every few minutes: busy minutes are rare, yet a loop
+    that stays silent while its neighbour counts 30 vehicles is stuck."""
+    est = DemandEstimator([_intersection()], _detectors(), EstimatorSettings(alpha=1.0))
+    for k in range(9):
+        m = _minute(10, 10, 5, 5)
+        m["sl_n_0"] = Minute(12 if k % 3 == 0 else 0, 20.0 if k % 3 == 0 else 0.0)
+        m["adv_n_0"] = Minute(0, 0.0)
+        est.add_minute(m)
+    assert est.estimate().faulty.get("adv_n_0") == "stuck_off"
+
+
+def test_a_quiet_lane_is_not_stuck_off():
+    est = DemandEstimator([_intersection()], _detectors(), EstimatorSettings(alpha=1.0))
+    for k in range(20):
+        m = _minute(10, 10, 5, 5)
+        m["sl_n_0"] = Minute(1 if k % 2 == 0 else 0, 2.0 if k % 2 == 0 else 0.0)
+        m["adv_n_0"] = Minute(0, 0.0)
+        est.add_minute(m)
+    assert "adv_n_0" not in est.estimate().faulty
+
+
 def test_lane_without_any_usable_detector_keeps_last_good_then_falls_back():
     est = DemandEstimator([_intersection()], _detectors(), EstimatorSettings(alpha=1.0))
     for _ in range(5):

@@ -118,3 +118,77 @@ def test_offset_is_reached_over_several_cycles(foreign_scenario, tmp_path):
     assert math.isclose(
         (ctl.starts[-1] - ctl.target.offset) % cycle, 0, abs_tol=1.0
     ) or math.isclose((ctl.starts[-1] - ctl.target.offset) % cycle, cycle, abs_tol=1.0)
+
+
+class RandomModes(Controller):
+    """Moves every light between free mode (random stages) and plan mode at random times."""
+
+    name = "random-modes"
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.to_free = 0
+        self.to_plan = 0
+        self.greens_after_free: list[bool] = []
+
+    def start(self, sim) -> None:
+        self.driver = sim.drive()
+        self.free_since: dict[str, float] = {}
+
+    def step(self, sim, t: float) -> float:
+        for x in sim.intersections:
+            light = self.driver.lights[x.id]
+            if self.rng.random() < 1 / 60:
+                if light.free:
+                    self.driver.request(x.base_plan())
+                    self.free_since.pop(x.id, None)
+                    self.to_plan += 1
+                else:
+                    self.driver.set_free(x.id)
+                    self.free_since[x.id] = t
+                    self.to_free += 1
+            elif light.free and self.rng.random() < 0.2:
+                self.driver.request_stage(x.id, int(self.rng.integers(len(x.stages))))
+            since = self.free_since.get(x.id)
+            # a free light rests in a green, never in a yellow or all-red
+            if since is not None and t - since > sum(s.intergreen_time for s in x.stages) + 1:
+                stage, _ = self.driver.current_stage(x.id)
+                state = sim.conn.trafficlight.getRedYellowGreenState(x.id)
+                self.greens_after_free.append(stage >= 0 or "y" in state.lower())
+        return t + 1
+
+
+def test_switching_between_free_and_plan_mode_is_safe(foreign_scenario, tmp_path):
+    """Free -> plan clears into the plan's first stage; plan -> free never rests on red."""
+    sc = from_sumocfg(foreign_scenario).with_window(0, 1800)
+    ctl = RandomModes()
+    metrics, monitor = _monitored(sc, ctl, tmp_path)
+    assert ctl.to_free > 5 and ctl.to_plan > 5
+    assert monitor.violations == []
+    assert ctl.greens_after_free and all(ctl.greens_after_free)
+    assert metrics.vehicles_arrived > 0
+
+
+def test_free_light_without_requests_ends_in_a_green(foreign_scenario, tmp_path):
+    """Set free mid-cycle and never asked for a stage: the light must not stay in all-red."""
+
+    class FreeOnly(Controller):
+        name = "free-only"
+
+        def start(self, sim):
+            self.driver = sim.drive()
+            for tls_id in self.driver.lights:
+                self.driver.set_free(tls_id)
+            self.stages: list[int] = []
+
+        def step(self, sim, t):
+            for tls_id in self.driver.lights:
+                self.stages.append(self.driver.current_stage(tls_id)[0])
+            return t + 1
+
+    ctl = FreeOnly()
+    sc = from_sumocfg(foreign_scenario).with_window(0, 400)
+    _, monitor = _monitored(sc, ctl, tmp_path)
+    assert monitor.violations == []
+    n = len(ctl.driver.lights)
+    assert all(s >= 0 for s in ctl.stages[-50 * n :]), "a free light rests in a green"

@@ -1,0 +1,107 @@
+"""Free operation inside a plan: which stage a signal shows next (no simulation)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from signal_opt.controllers.actuation import FreeSettings, choose_stage, free_signal
+from signal_opt.controllers.max_pressure import Pressure
+from signal_opt.model import Plan
+from signal_opt.sumo.network import load_intersections, read_net
+
+NET = Path(__file__).resolve().parents[1] / "networks/yizhuang_core/yizhuang_core.net.xml"
+S = FreeSettings()
+
+
+@pytest.fixture(scope="module")
+def x():
+    return load_intersections(read_net(NET))[0]
+
+
+def _signal(x, t0=0.0):
+    n = len(x.stages)
+    queues = [[f"q{k}"] for k in range(n)]
+    loops = [[f"s{k}"] for k in range(n)]
+    pressure = Pressure(tuple(f"q{k}" for k in range(n)), np.eye(n))
+    return free_signal(x, pressure, loops, queues, S, t0)
+
+
+def _counts(*vehicles):
+    return {f"q{k}": v for k, v in enumerate(vehicles)}
+
+
+def _choose(sig, stage, elapsed, counts, gaps=None, bad=frozenset(), t=1000.0):
+    gaps = gaps if gaps is not None else {f"s{k}": 0.0 for k in range(len(sig.x.stages))}
+    return choose_stage(sig, stage, t - elapsed, t, counts, gaps, bad, S)
+
+
+def test_a_green_keeps_its_minimum(x):
+    sig = _signal(x, t0=990.0)
+    min_green = x.stages[0].min_green
+    assert _choose(sig, 0, min_green - 1, _counts(0, 9, 9, 9), {"s0": 99.0}) == 0
+
+
+def test_rests_in_green_when_nobody_waits_elsewhere(x):
+    sig = _signal(x, t0=990.0)
+    assert _choose(sig, 0, 500.0, _counts(3, 0, 0, 0)) == 0
+
+
+def test_gap_out_when_nobody_is_left(x):
+    sig = _signal(x, t0=990.0)
+    min_green = x.stages[0].min_green
+    gaps = {"s0": S.gap + 0.5}
+    assert _choose(sig, 0, min_green, _counts(0, 1, 3, 0), gaps) == 2  # most pressure
+    # loops quiet but the queue zone still holds vehicles: no gap-out inside the hold
+    assert _choose(sig, 0, min_green, _counts(2, 1, 0, 0), gaps) == 0
+
+
+def test_pressure_ends_a_green_only_after_its_hold(x):
+    sig = _signal(x, t0=990.0)
+    k = min(range(len(x.stages)), key=lambda i: x.stages[i].min_green)
+    hold = sig.holds[k]
+    assert hold == pytest.approx(max(S.min_hold, S.hold_intergreens * x.stages[k].intergreen_time))
+    counts = {f"q{i}": (2 if i == k else 0) for i in range(len(x.stages))}
+    other = (k + 1) % len(x.stages)
+    counts[f"q{other}"] = 6
+    start = max(x.stages[k].min_green, hold - 2)
+    assert _choose(sig, k, start, counts) == k
+    assert _choose(sig, k, hold, counts) == other
+
+
+def test_max_green_comes_from_the_plan(x):
+    sig = _signal(x, t0=990.0)
+    greens = tuple(s.min_green + 10 for s in x.stages)
+    sig.bound_by(Plan(x.id, sum(greens) + x.lost_time, greens), S)
+    limit = max(S.max_green_factor * greens[0], x.stages[0].min_green + S.max_green_floor)
+    assert sig.max_greens[0] == pytest.approx(limit)
+    counts = _counts(20, 1, 0, 0)  # stage 0 keeps the most pressure...
+    assert _choose(sig, 0, limit - 1, counts) == 0
+    assert _choose(sig, 0, limit, counts) == 1  # ...but maxes out
+
+
+def test_a_lane_waiting_too_long_is_served_next(x):
+    sig = _signal(x, t0=0.0)
+    greens = tuple(s.min_green for s in x.stages)
+    plan = Plan(x.id, sum(greens) + x.lost_time, greens)
+    sig.bound_by(plan, S)
+    t = S.max_wait_cycles * plan.cycle + 1.0
+    for k in range(3):  # stages 0-2 were green recently, stage 3 never since t = 0
+        sig.last_green[k] = t - 5
+        sig.zone_green[f"q{k}"] = t - 5
+    counts = _counts(0, 9, 9, 1)
+    assert _choose(sig, 0, x.stages[0].min_green, counts, {"s0": 0.0}, t=t) == 3
+
+
+def test_faulty_detectors_are_left_out(x):
+    sig = _signal(x, t0=990.0)
+    min_green = x.stages[1].min_green
+    hold = sig.holds[1]
+    elapsed = max(min_green, hold)
+    # q2 stuck on (huge count) is ignored: stage 3 with real vehicles wins
+    counts = _counts(0, 1, 50, 4)
+    assert _choose(sig, 1, elapsed, counts, bad=frozenset({"q2"})) == 3
+    # a stage whose only queue zone is faulty is recalled: it counts as waiting
+    assert _choose(sig, 1, 500.0, _counts(0, 3, 0, 0), bad=frozenset({"q2"})) == 2
