@@ -96,3 +96,18 @@ def test_adaptive_detects_faults_and_keeps_safe(tmp_path):
     assert summary["fallback_plans"] == ctl.fallbacks
     assert set(summary["fallback_intersections"]) <= set(monitors[0].watch)
     assert metrics.vehicles_arrived > 0
+
+
+def test_coordinated_operation_is_safe(tmp_path):
+    """With ``coordinate_above`` every busy signal leaves free operation for its plan's
+    fixed cycle and offset (a green wave), and back: no unsafe state on the way."""
+    sc = bundled("yizhuang_corridor", tmp_path / "demand", scale=1.0, seed=1).with_window(0, 1800)
+    settings = AdaptiveSettings(interval=400.0, first_retiming=200.0, coordinate_above=0.0)
+    ctl = AdaptiveController(settings=settings)
+    metrics, monitor = _run_monitored(sc, ctl, tmp_path)
+    assert monitor.violations == []
+    assert ctl.links, "the corridor's signals are close enough to coordinate"
+    modes = [p["details"].get("mode") for p in _plans(tmp_path) if p.get("details")]
+    assert "coordinated" in modes
+    assert any(not light.free for light in ctl.driver.lights.values())
+    assert metrics.vehicles_arrived > 0
