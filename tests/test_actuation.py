@@ -35,7 +35,10 @@ def _counts(*vehicles):
 
 def _choose(sig, stage, elapsed, counts, gaps=None, bad=frozenset(), t=1000.0):
     gaps = gaps if gaps is not None else {f"s{k}": 0.0 for k in range(len(sig.x.stages))}
-    return choose_stage(sig, stage, t - elapsed, t, counts, gaps, bad, S)
+    # the controller leaves faulty detectors out of what it passes
+    counts = {d: n for d, n in counts.items() if d not in bad}
+    gaps = {d: g for d, g in gaps.items() if d not in bad}
+    return choose_stage(sig, stage, t - elapsed, t, counts, gaps, S)
 
 
 def test_a_green_keeps_its_minimum(x):

@@ -96,14 +96,13 @@ def choose_stage(
     t: float,
     counts: Mapping[str, int],
     gaps: Mapping[str, float],
-    bad: set[str] | frozenset[str],
     settings: FreeSettings,
 ) -> int:
     """The stage signal ``sig`` should show after this step (``stage`` to keep it).
 
     ``stage`` is the green showing since ``started``; ``counts`` holds vehicles now on
-    each queue zone, ``gaps`` seconds since the last vehicle on each stop-line loop, and
-    ``bad`` the detectors currently found faulty.
+    each usable queue zone and ``gaps`` seconds since the last vehicle on each usable
+    stop-line loop (detectors found faulty are left out of both).
     """
     sig.last_green[stage] = t
     for d in sig.queues[stage]:
@@ -111,18 +110,17 @@ def choose_stage(
     elapsed = t - started
     if elapsed + 1e-9 < sig.x.stages[stage].min_green:
         return stage
-    usable = {d: n for d, n in counts.items() if d not in bad}
-    waiting = _waiting(sig.queues, usable, bad)  # (P,) vehicles, or 1 for a recalled stage
+    waiting = _waiting(sig.queues, counts)  # (P,) vehicles, or 1 for a recalled stage
     others = [k for k in range(len(waiting)) if k != stage and waiting[k] > 0]
     if not others:
         return stage  # nobody waits elsewhere: rest in green
-    pressure = sig.pressure.of(usable)
-    waited = [_waited(sig, k, t, usable, bad) for k in range(len(waiting))]
+    pressure = sig.pressure.of(counts)
+    waited = [_waited(sig, k, t, counts) for k in range(len(waiting))]
     overdue = [k for k in others if waited[k] >= sig.max_wait]
     if overdue:
         return max(overdue, key=lambda k: waited[k])
     best = max(others, key=lambda k: pressure[k])
-    loops = [d for d in sig.loops[stage] if d not in bad]
+    loops = [d for d in sig.loops[stage] if d in gaps]
     gapped = (
         bool(loops) and waiting[stage] == 0 and all(gaps.get(d, 0.0) >= settings.gap for d in loops)
     )
@@ -131,25 +129,22 @@ def choose_stage(
     return best if gapped or maxed or pushed else stage
 
 
-def _waited(
-    sig: FreeSignal, k: int, t: float, counts: Mapping[str, int], bad: set[str] | frozenset[str]
-) -> float:
+def _waited(sig: FreeSignal, k: int, t: float, counts: Mapping[str, int]) -> float:
     """How long the longest-waiting occupied lane of stage ``k`` has had no green (s).
 
     A lane shared with another stage is served by either, so it is measured per lane, not
     per stage; a stage without a usable queue zone counts from its own last green.
     """
-    good = [d for d in sig.queues[k] if d not in bad and d in counts]
+    good = [d for d in sig.queues[k] if d in counts]
     if not good:
         return t - sig.last_green[k]
     return max((t - sig.zone_green[d] for d in good if counts[d] > 0), default=0.0)
 
 
-def _waiting(
-    queues: Sequence[Sequence[str]], counts: Mapping[str, int], bad: set[str] | frozenset[str]
-) -> np.ndarray:
+def _waiting(queues: Sequence[Sequence[str]], counts: Mapping[str, int]) -> np.ndarray:
+    """Vehicles waiting per stage (P,); 1 for a stage without a usable queue zone."""
     out = np.zeros(len(queues))
     for k, zones in enumerate(queues):
-        good = [d for d in zones if d not in bad and d in counts]
+        good = [d for d in zones if d in counts]
         out[k] = sum(counts[d] for d in good) if good else 1.0
     return out

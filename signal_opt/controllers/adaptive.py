@@ -168,13 +168,15 @@ class AdaptiveController(Controller):
         if t + 1e-9 >= self.next_retime:
             self._retime(t)
             self.next_retime += self.settings.interval
+        counts, gaps = self._queues, self._gaps
+        if self._bad:  # faulty detectors are left out of free operation too
+            counts = {d: n for d, n in counts.items() if d not in self._bad}
+            gaps = {d: g for d, g in gaps.items() if d not in self._bad}
         for tls_id, sig in self.free.items():
             stage, started = self.driver.current_stage(tls_id)
             if stage < 0 or not self.driver.lights[tls_id].free:
                 continue
-            nxt = choose_stage(
-                sig, stage, started, t, self._queues, self._gaps, self._bad, self.settings.free
-            )
+            nxt = choose_stage(sig, stage, started, t, counts, gaps, self.settings.free)
             self.driver.request_stage(tls_id, nxt)
         return t + 1.0
 

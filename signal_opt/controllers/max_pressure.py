@@ -16,6 +16,7 @@ the four RESCO scenarios this beat every fixed slot tried (5, 10, 15 and 20 s).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +42,7 @@ class Pressure:
     detectors: tuple[str, ...]
     weights: np.ndarray
 
-    def of(self, counts: dict[str, int]) -> np.ndarray:
+    def of(self, counts: Mapping[str, int]) -> np.ndarray:
         """Pressure of every stage (P,) from vehicles now on each queue zone."""
         q = np.array([counts.get(d, 0) if d else 0 for d in self.detectors], float)
         return self.weights @ q
