@@ -23,7 +23,8 @@ Faults (per detector, from its own minute readings):
 - *stuck on*: occupied >= 95 % with no vehicle counted for ``stuck_minutes``;
 - *stuck off*: nothing at all for at least ``silent_minutes`` while the other loop on
   the same lane counted ``silent_vehicles`` vehicles (a queue served in bursts gives a
-  busy minute only now and then, so the evidence is vehicles, not busy minutes);
+  busy minute only now and then, so the evidence is vehicles, not busy minutes; loops on
+  an upstream lane are not compared);
 - *chattering*: more vehicles per minute than a lane can carry;
 - *missing*: no reading, or NaN or negative values.
 
@@ -53,6 +54,9 @@ class DetectorInfo:
     kind: str  # "stopline" | "advance" | "queue"
     lane: str
     length: float = 0.0
+    upstream: bool = False
+    """The loop sits on a lane feeding ``lane`` (a short lane's advance loop): vehicles of
+    ``lane`` may pass it on another lane, so it is not compared with ``lane``'s loops."""
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,8 @@ class EstimatorSettings:
     """Weight of the newest period in the smoothed demand."""
     spillback_occupancy: float = 40.0
     stuck_minutes: int = 5
-    silent_minutes: int = 5
-    silent_vehicles: int = 30
+    silent_minutes: int = 10
+    silent_vehicles: int = 60
     recover_minutes: int = 10
     max_lane_veh_per_min: float = 40.0
 
@@ -157,7 +161,7 @@ class DemandEstimator:
             self._accept(det_id, health, r)
         # Stuck off: silent while the other loop of the same lane counts vehicles.
         for dets in self.by_lane.values():
-            loops = [d for k, d in dets.items() if k in ("stopline", "advance")]
+            loops = [d for k, d in dets.items() if k in ("stopline", "advance") and not d.upstream]
             for d in loops:
                 r = readings.get(d.id)
                 h = self.health[d.id]

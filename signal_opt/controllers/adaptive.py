@@ -84,7 +84,10 @@ class AdaptiveController(Controller):
 
     def prepare(self, ctx: RunContext) -> list:
         self.ctx = ctx
-        infos = [DetectorInfo(s.id, s.kind, served_lane(s), s.length) for s in ctx.detectors]
+        infos = [
+            DetectorInfo(s.id, s.kind, served_lane(s), s.length, served_lane(s) != s.lane)
+            for s in ctx.detectors
+        ]
         self.estimator = DemandEstimator(ctx.intersections, infos)
         self.det_tls = {s.id: getattr(s, "tls", None) for s in ctx.detectors}
         coordinating = self.settings.coordinate_above is not None

@@ -63,7 +63,14 @@ def load_network(name: str, source: str, path: Path, max_link_time: float = 60.0
     xs = tuple(load_intersections(net))
     specs = place_detectors(net, [x.id for x in xs])
     detectors = tuple(
-        DetectorInfo(s.id, s.kind, s.incoming_lane or s.lane, s.length) for s in specs
+        DetectorInfo(
+            s.id,
+            s.kind,
+            s.incoming_lane or s.lane,
+            s.length,
+            bool(s.incoming_lane) and s.incoming_lane != s.lane,
+        )
+        for s in specs
     )
     links = tuple(lk for lk in platoon_links(net, list(xs)) if lk.travel_time <= max_link_time)
     return LoadedNetwork(
