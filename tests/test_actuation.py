@@ -82,7 +82,7 @@ def test_max_green_comes_from_the_plan(x):
     assert sig.max_greens[0] == pytest.approx(limit)
     counts = _counts(20, 1, 0, 0)  # stage 0 keeps the most pressure...
     assert _choose(sig, 0, limit - 1, counts) == 0
-    assert _choose(sig, 0, limit, counts) == 1  # ...but maxes out
+    assert _choose(sig, 0, limit + 0.5, counts) == 1  # ...but maxes out
 
 
 def test_a_lane_waiting_too_long_is_served_next(x):

@@ -37,7 +37,7 @@ class FreeSettings:
     min_hold: float = 5.0
     gap: float = 3.0
     """Gap-out: seconds without a vehicle on the stop-line loops (queue zones empty)."""
-    max_green_factor: float = 1.5
+    max_green_factor: float = 2.0
     """A green may run up to this multiple of its planned green."""
     max_green_floor: float = 5.0
     """...and at least this much longer than its minimum green."""
