@@ -28,7 +28,8 @@ Faults (per detector, from its own minute readings):
 - *chattering*: more vehicles per minute than a lane can carry;
 - *missing*: no reading, or NaN or negative values.
 
-A faulty detector is excluded until it has read plausibly for ``recover_minutes``; a lane
+A detector that misses an interval is left out until it reports again; one found stuck
+or chattering is excluded until it has read plausibly for ``recover_minutes``. A lane
 group without a usable detector keeps its last good demand, and an intersection with a
 group that never had one falls back to its base plan.
 """
@@ -183,6 +184,8 @@ class DemandEstimator:
         return {d for d, h in self.health.items() if h.faulty is not None}
 
     def _mark(self, det_id: str, health: _Health, kind: str) -> None:
+        if kind == "missing" and health.faulty not in (None, "missing"):
+            return  # a silent minute says nothing about a detector already found faulty
         if health.faulty is None:
             self.new_faults[kind] += 1
             self.ever_faulty.add(det_id)
@@ -190,6 +193,8 @@ class DemandEstimator:
         health.good_run = 0
 
     def _accept(self, det_id: str, health: _Health, r: Minute) -> None:
+        if health.faulty == "missing":
+            health.faulty = None  # a dropped interval: trusted again as soon as it reports
         if health.faulty is not None:
             health.good_run += 1
             if health.good_run < self.settings.recover_minutes:

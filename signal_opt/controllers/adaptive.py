@@ -125,6 +125,8 @@ class AdaptiveController(Controller):
         self.coordinated: dict[str, int] = {}
         """Coordinated signals: the stage carrying the green wave."""
         self.free: dict[str, FreeSignal] = {}
+        self.fixed: set[str] = set()
+        """Signals latched on their base plan (no usable data)."""
         self._bad: frozenset[str] = frozenset()
         self._gaps: dict[str, float] = {}
         self._queues: dict[str, int] = {}
@@ -211,30 +213,40 @@ class AdaptiveController(Controller):
             if faulty:
                 details["faulty_detectors"] = faulty
             coordinate = above is not None and max_dos >= above and bool(self.links)
-            details["mode"] = "coordinated" if coordinate else "free"
-            plan = replace(plan, details=details)
-            if not self._apply(x, plan, coordinate, t):
-                plan = replace(x.base_plan(), source="fallback", details=details)
-                self._apply(x, plan, coordinate, t)
+            mode = "coordinated" if coordinate else "free"
+            if plan.source == "fallback":
+                mode = "fixed"  # no trustworthy data: the base plan, fixed time, latched
+            if not self._apply(x, replace(plan, details={**details, "mode": mode}), mode, t):
+                details["fallback"] = True
+                plan = replace(x.base_plan(), source="fallback")
+                self._apply(x, replace(plan, details={**details, "mode": "fixed"}), "fixed", t)
             if plan.source == "fallback":
                 self.fallbacks += 1
                 self.fallback_ids.add(x.id)
 
-    def _apply(self, x: Intersection, plan: Plan, coordinate: bool, t: float) -> bool:
-        """Hand ``plan`` to signal ``x``; False if the plan is refused as unsafe."""
-        if coordinate:
+    def _apply(self, x: Intersection, plan: Plan, mode: str, t: float) -> bool:
+        """Hand ``plan`` to signal ``x`` in ``mode`` (``free``, ``coordinated`` or ``fixed``:
+        the plan as it is, no actuation); False if the plan is refused as unsafe."""
+        if mode in ("coordinated", "fixed"):
             try:
                 self.driver.request(plan)
             except ValueError:
                 return False
-            # The heaviest stage (the longest green) carries the green wave.
-            self.coordinated[x.id] = max(range(len(plan.greens)), key=lambda k: plan.greens[k])
+            if mode == "fixed":
+                self.coordinated.pop(x.id, None)
+                self.fixed.add(x.id)
+            else:
+                # The heaviest stage (the longest green) carries the green wave.
+                heaviest = max(range(len(plan.greens)), key=lambda k: plan.greens[k])
+                self.coordinated[x.id] = heaviest
+                self.fixed.discard(x.id)
             return True
         try:
             check_plan(x, plan)
         except ValueError:
             return False
         self.coordinated.pop(x.id, None)
+        self.fixed.discard(x.id)
         self.free[x.id].bound_by(plan, self.settings.free)
         light = self.driver.lights[x.id]
         light.pending = None
@@ -245,20 +257,21 @@ class AdaptiveController(Controller):
 
     def _early_end(self, tls_id: str, stage: int, elapsed: float, t: float) -> bool:
         """Coordinated signals: gap-out of a non-coordinated stage (no vehicle over its
-        stop-line loops for ``gap`` seconds)."""
-        if stage == self.coordinated.get(tls_id):
+        stop-line loops for ``gap`` seconds; a faulty loop never gaps out)."""
+        if tls_id in self.fixed or stage == self.coordinated.get(tls_id):
             return False
         loops = self.stage_loops[tls_id][stage]
-        if not loops:
+        if not loops or any(d in self._bad for d in loops):
             return False
         return all(self._gaps.get(d, 0.0) >= self.settings.free.gap for d in loops)
 
     def _skip(self, tls_id: str, stage: int) -> bool:
-        """Coordinated signals: a stage is skipped when nobody waits for it."""
-        if stage == self.coordinated.get(tls_id):
+        """Coordinated signals: a stage is skipped when nobody waits for it (by working
+        queue zones: a faulty one may hide a queue)."""
+        if tls_id in self.fixed or stage == self.coordinated.get(tls_id):
             return False
         queues = self.stage_queues[tls_id][stage]
-        if not queues:
+        if not queues or any(d in self._bad for d in queues):
             return False
         return all(self._queues.get(d, 1) == 0 for d in queues)
 
