@@ -4,21 +4,22 @@ Every ``interval`` seconds (default 640 s) the controller closes a period of one
 detector readings, estimates demand per lane group (:mod:`signal_opt.detectors`: queues
 and spill-back count, faulty detectors are excluded), and runs the optimization core for
 the whole network in one array pass: cycle and splits, and for coordinated signals a
-common cycle and offsets from platoon links. An intersection without usable data runs
-its base plan.
+common cycle and offsets from platoon links.
 
 How a signal runs its plan:
 
 - *free* (the default for every signal): the plan bounds the signal (maximum greens,
-  longest wait of a stage) and the detectors decide within it, stage by stage, by queue
+  longest wait of a lane) and the detectors decide within it, stage by stage, by queue
   pressure with gap-out (:mod:`signal_opt.controllers.actuation`);
-- *coordinated* (signals whose busiest lane group is at or above
-  ``coordinate_above``, when set): the plan's fixed cycle and offset carry a green wave;
-  the heaviest stage holds its green, the others gap out early and stages nobody waits
-  for are skipped, the saved time going to the next stage (coordinated-actuated).
+- *coordinated* (signals whose busiest lane group is at or above ``coordinate_above``,
+  when set): the plan's fixed cycle and offset carry a green wave; the heaviest stage
+  holds its green, the others gap out early and stages nobody waits for are skipped, the
+  saved time going to the next stage (coordinated-actuated);
+- *fixed*: an intersection without usable data latches on its base plan, fixed time,
+  until a retiming finds its data good again.
 
-Free operation is the default because it measured better: on yizhuang_core at 1.2x
-demand (seed 0), 107.6 s mean time loss against 126.9 s with coordination above 0.6.
+Free operation is the default because it measured better on the bundled grid (see
+README, "Strategies"); coordination stays available for arterials that want green waves.
 """
 
 from __future__ import annotations

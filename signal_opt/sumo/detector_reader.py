@@ -1,8 +1,9 @@
 """Read a simulation's detectors the way a roadside system does, through subscriptions.
 
 Only detector values are read (counts, occupancy, speed, queue length): never vehicle ids,
-routes or lane-wide simulator state. One ``getAllSubscriptionResults`` call per detector
-domain returns every detector's values; there is no call per lane per step.
+routes or lane-wide simulator state. Per-step values come from subscriptions (one
+``getAllSubscriptionResults`` call per detector domain and step, no call per lane);
+interval aggregates are read once per interval.
 """
 
 from __future__ import annotations
@@ -11,18 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import traci.constants as tc
-
-E1_INTERVAL_VARS = (
-    tc.VAR_LAST_INTERVAL_NUMBER,
-    tc.VAR_LAST_INTERVAL_OCCUPANCY,
-    tc.VAR_LAST_INTERVAL_SPEED,
-)
-E2_INTERVAL_VARS = (
-    tc.VAR_LAST_INTERVAL_NUMBER,
-    tc.VAR_LAST_INTERVAL_OCCUPANCY,
-    tc.VAR_LAST_INTERVAL_SPEED,
-    tc.VAR_LAST_INTERVAL_MAX_JAM_LENGTH_METERS,
-)
 
 
 @dataclass(frozen=True)
@@ -60,21 +49,14 @@ class DetectorReader:
         self.e2 = [s.id for s in self.specs if s.kind == "queue"]
         self.per_step = per_step
         self.intervals = intervals
-        e1_vars: tuple[int, ...] = E1_INTERVAL_VARS if intervals else ()
-        e2_vars: tuple[int, ...] = E2_INTERVAL_VARS if intervals else ()
+        # Subscriptions carry only what is needed every step (SUMO builds their results
+        # at each step); interval aggregates are read once per interval, in last_interval.
+        if gaps:
+            for det in (s.id for s in self.specs if s.kind == "stopline"):
+                conn.inductionloop.subscribe(det, (tc.LAST_STEP_TIME_SINCE_DETECTION,))
         if per_step:
-            e2_vars = (*e2_vars, tc.LAST_STEP_VEHICLE_NUMBER)
-        stop_lines = {s.id for s in self.specs if s.kind == "stopline"}
-        for det in self.e1:
-            wanted = (
-                (*e1_vars, tc.LAST_STEP_TIME_SINCE_DETECTION)
-                if gaps and det in stop_lines
-                else e1_vars
-            )
-            if wanted:
-                conn.inductionloop.subscribe(det, wanted)
-        for det in self.e2 if e2_vars else ():
-            conn.lanearea.subscribe(det, e2_vars)
+            for det in self.e2:
+                conn.lanearea.subscribe(det, (tc.LAST_STEP_VEHICLE_NUMBER,))
 
     def queue_vehicles(self) -> dict[str, int]:
         """Vehicles now on each queue zone, by detector id (needs ``per_step``)."""
@@ -89,23 +71,22 @@ class DetectorReader:
 
     def last_interval(self) -> dict[str, Reading]:
         """Every detector's last completed interval, by detector id (needs ``intervals``)."""
+        if not self.intervals:
+            return {}
+        e1, e2 = self.conn.inductionloop, self.conn.lanearea
         out: dict[str, Reading] = {}
-        for det, v in self.conn.inductionloop.getAllSubscriptionResults().items():
-            if tc.VAR_LAST_INTERVAL_NUMBER not in v:
-                continue
+        for det in self.e1:
             out[det] = Reading(
-                float(v[tc.VAR_LAST_INTERVAL_NUMBER]),
-                _occupancy(v[tc.VAR_LAST_INTERVAL_OCCUPANCY]),
-                float(v[tc.VAR_LAST_INTERVAL_SPEED]),
+                float(e1.getLastIntervalVehicleNumber(det)),
+                _occupancy(e1.getLastIntervalOccupancy(det)),
+                float(e1.getLastIntervalMeanSpeed(det)),
             )
-        for det, v in self.conn.lanearea.getAllSubscriptionResults().items():
-            if tc.VAR_LAST_INTERVAL_NUMBER not in v:
-                continue
+        for det in self.e2:
             out[det] = Reading(
-                float(v[tc.VAR_LAST_INTERVAL_NUMBER]),
-                _occupancy(v[tc.VAR_LAST_INTERVAL_OCCUPANCY]),
-                float(v[tc.VAR_LAST_INTERVAL_SPEED]),
-                float(v[tc.VAR_LAST_INTERVAL_MAX_JAM_LENGTH_METERS]),
+                float(e2.getLastIntervalVehicleNumber(det)),
+                _occupancy(e2.getLastIntervalOccupancy(det)),
+                float(e2.getLastIntervalMeanSpeed(det)),
+                float(e2.getLastIntervalMaxJamLengthInMeters(det)),
             )
         return out
 
