@@ -71,8 +71,6 @@ class SignalDriver:
         on_applied: Callable[[float, Plan], None] | None = None,
         early_end: EarlyEnd | None = None,
         skip: Callable[[str, int], bool] | None = None,
-        extend: Callable[[str, int, float], bool] | None = None,
-        floating: Callable[[str], bool] | None = None,
         step: float = 1.0,
     ) -> None:
         self.conn = conn
@@ -80,8 +78,6 @@ class SignalDriver:
         self.on_applied = on_applied
         self.early_end = early_end
         self.skip = skip
-        self.extend = extend
-        self.floating = floating
         self.step_length = step
         self.lights: dict[str, _Light] = {}
         self._heap: list[tuple[float, str]] = []
@@ -183,13 +179,12 @@ class SignalDriver:
         """End the running green now and go to the next stage that has demand.
 
         Stages in between without demand (``skip``) are not shown; the transition is
-        built for the actual pair of stages. With ``floating`` the rest of the cycle moves
-        earlier by the time saved (isolated operation: the cycle shortens); otherwise the
-        next green keeps its planned end and absorbs the time (coordinated operation:
-        the cycle length and offset hold).
+        built for the actual pair of stages. The next green keeps its planned end and
+        absorbs the time saved, so the cycle length and offset hold (coordinated-actuated
+        operation).
         """
         pos = light.position
-        state, planned_end, src = light.schedule[pos]
+        state, _, src = light.schedule[pos]
         rest = light.schedule[pos + 1 :]
         greens = [k for k, (_, _, st) in enumerate(rest) if st >= 0]
         dst_k = None
@@ -219,11 +214,7 @@ class SignalDriver:
         dst_state, dst_end, _ = rest[dst_k]
         min_end = end + x.stages[dst].min_green
         tail = list(rest[dst_k + 1 :])
-        if self.floating is not None and self.floating(tls_id):
-            planned_start = rest[dst_k - 1][1] if dst_k > 0 else planned_end
-            new_end = max(end + (dst_end - planned_start), min_end)
-        else:
-            new_end = max(dst_end, min_end)
+        new_end = max(dst_end, min_end)
         # Later phases move with the end of this green (never overlap it: every yellow
         # and all-red keeps its full duration).
         tail = [(st, e + new_end - dst_end, sg) for st, e, sg in tail]
@@ -248,20 +239,6 @@ class SignalDriver:
 
     def _next_phase(self, tls_id: str, light: _Light, t: float) -> None:
         cur = light.schedule[light.position]
-        if (
-            self.extend is not None
-            and not light.free
-            and cur[2] >= 0
-            and cur[1] <= t + 1e-9
-            and self.extend(tls_id, cur[2], t - light.stage_started)
-        ):
-            # Traffic still flows: hold the green one more step, later phases move along.
-            light.schedule = [
-                (st, e + self.step_length, sg) if k >= light.position else (st, e, sg)
-                for k, (st, e, sg) in enumerate(light.schedule)
-            ]
-            self._push(light.schedule[light.position][1], tls_id)
-            return
         if (
             self.skip is not None
             and not light.free
@@ -325,8 +302,7 @@ class SignalDriver:
         plan = light.plan
         greens = quantize_greens(x, plan.greens, self.step_length)
         cycle = sum(greens) + x.lost_time
-        if self.floating is None or not self.floating(tls_id):
-            greens = self._seek_offset(x, plan, greens, cycle, t)  # a floating cycle has no offset
+        greens = self._seek_offset(x, plan, greens, cycle, t)
         light.cycle_start = t
         light.schedule = []
         end = t
