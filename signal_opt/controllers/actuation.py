@@ -1,8 +1,8 @@
 """Free operation inside a retimed plan: each step, which stage a signal should show.
 
 A signal in free operation has no fixed cycle. The retimed plan bounds it: each stage's
-green may run up to ``max_green_factor`` x its planned green, and every stage with
-demand is served at least once every ``max_wait_cycles`` planned cycles. Within those
+green may run up to ``max_green_factor`` x its planned green, and no lane with vehicles
+on it waits for green longer than ``max_wait_cycles`` planned cycles. Within those
 bounds the detectors decide, as a field controller's actuation does, with queue pressure
 choosing the next stage (Varaiya's max-pressure) rather than a fixed rotation:
 
@@ -42,7 +42,7 @@ class FreeSettings:
     max_green_floor: float = 5.0
     """...and at least this much longer than its minimum green."""
     max_wait_cycles: float = 2.0
-    """A stage with demand waits at most this many planned cycles."""
+    """A lane with vehicles waits for green at most this many planned cycles."""
 
 
 @dataclass
@@ -56,6 +56,7 @@ class FreeSignal:
     queues: list[list[str]]
     """Queue zones per stage (every lane the stage serves)."""
     holds: list[float]
+    """Seconds each stage's green holds before pressure may end it."""
     max_greens: list[float] = field(default_factory=list)
     max_wait: float = 240.0
     last_green: list[float] = field(default_factory=list)
