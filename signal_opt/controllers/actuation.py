@@ -116,7 +116,7 @@ def choose_stage(
     if not others:
         return stage  # nobody waits elsewhere: rest in green
     pressure = sig.pressure.of(counts)
-    waited = [_waited(sig, k, t, counts) for k in range(len(waiting))]
+    waited = {k: _waited(sig, k, t, counts) for k in others}
     overdue = [k for k in others if waited[k] >= sig.max_wait]
     if overdue:
         return max(overdue, key=lambda k: waited[k])

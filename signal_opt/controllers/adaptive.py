@@ -35,11 +35,12 @@ from signal_opt.controllers.actuation import FreeSettings, FreeSignal, choose_st
 from signal_opt.controllers.base import Controller
 from signal_opt.controllers.max_pressure import pressure_of, queue_detectors
 from signal_opt.core import CoreSettings
-from signal_opt.detectors import FAULT_KINDS, DemandEstimator, DetectorInfo, Minute
+from signal_opt.detectors import FAULT_KINDS, DemandEstimator, Minute
 from signal_opt.model import Intersection, Plan, check_plan
 from signal_opt.retiming import retime_network
 from signal_opt.sumo.coordination import platoon_links
 from signal_opt.sumo.detector_reader import served_lane
+from signal_opt.sumo.detectors import detector_infos
 from signal_opt.sumo.simulation import RunContext, Simulation
 
 
@@ -85,11 +86,7 @@ class AdaptiveController(Controller):
 
     def prepare(self, ctx: RunContext) -> list:
         self.ctx = ctx
-        infos = [
-            DetectorInfo(s.id, s.kind, served_lane(s), s.length, served_lane(s) != s.lane)
-            for s in ctx.detectors
-        ]
-        self.estimator = DemandEstimator(ctx.intersections, infos)
+        self.estimator = DemandEstimator(ctx.intersections, detector_infos(ctx.detectors))
         self.det_tls = {s.id: getattr(s, "tls", None) for s in ctx.detectors}
         coordinating = self.settings.coordinate_above is not None
         links = platoon_links(ctx.net, ctx.intersections) if coordinating else []

@@ -56,22 +56,13 @@ def load_network(name: str, source: str, path: Path, max_link_time: float = 60.0
     ``.net.xml``; links longer than ``max_link_time`` s of travel are dropped (platoons
     disperse on them, as the adaptive controller also assumes)."""
     from signal_opt.sumo.coordination import platoon_links
-    from signal_opt.sumo.detectors import place_detectors
+    from signal_opt.sumo.detectors import detector_infos, place_detectors
     from signal_opt.sumo.network import load_intersections, read_net
 
     net = read_net(path)
     xs = tuple(load_intersections(net))
     specs = place_detectors(net, [x.id for x in xs])
-    detectors = tuple(
-        DetectorInfo(
-            s.id,
-            s.kind,
-            s.incoming_lane or s.lane,
-            s.length,
-            bool(s.incoming_lane) and s.incoming_lane != s.lane,
-        )
-        for s in specs
-    )
+    detectors = tuple(detector_infos(specs))
     links = tuple(lk for lk in platoon_links(net, list(xs)) if lk.travel_time <= max_link_time)
     return LoadedNetwork(
         name, source, xs, {x.id: x for x in xs}, detectors, {s.id: s.tls for s in specs}, links

@@ -33,6 +33,9 @@ from typing import Literal, TypeAlias
 
 import sumolib
 
+from signal_opt.detectors import DetectorInfo
+from signal_opt.sumo.detector_reader import served_lane
+
 __all__ = [
     "ADVANCE_DISTANCE",
     "DetectorKind",
@@ -338,3 +341,12 @@ def detectors_from_additional(path: str | os.PathLike[str], net: NetLike) -> lis
             )
         )
     return specs
+
+
+def detector_infos(specs: Iterable[DetectorSpec]) -> list[DetectorInfo]:
+    """What the demand estimator needs of each detector: the signal's lane it serves, and
+    whether it sits on a lane upstream of that one (a short lane's advance loop)."""
+    return [
+        DetectorInfo(s.id, s.kind, served_lane(s), s.length, served_lane(s) != s.lane)
+        for s in specs
+    ]
