@@ -96,10 +96,26 @@ class Stage:
     """Green of this stage in the network's own program."""
     intergreen: tuple[Phase, ...]
     """Yellow / all-red phases that follow this stage, in order (their durations are fixed)."""
+    vehicle_min_green: float | None = None
+    """Minimum green when the stage runs without its pedestrian walk (crossings kept red,
+    no pedestrian call); None: ``min_green``."""
+    walk_min_green: float | None = None
+    """Minimum green with the walk when any stage may follow (a crossing that stays green
+    into the program's next stage gets its full walk and clearance here too); None:
+    ``min_green``."""
 
     @property
     def intergreen_time(self) -> float:
         return float(sum(p.duration for p in self.intergreen))
+
+    def min_green_for(self, walk: bool) -> float:
+        """Minimum green of the stage when any stage may follow it (free operation), with
+        (``walk``) or without the pedestrian walk."""
+        if walk:
+            return max(self.min_green, self.walk_min_green or 0.0)
+        if self.vehicle_min_green is None:
+            return self.min_green
+        return min(self.min_green, self.vehicle_min_green)
 
 
 @dataclass(frozen=True)
@@ -140,6 +156,16 @@ class Intersection:
     def min_cycle_feasible(self) -> float:
         """Shortest cycle that fits every minimum green and intergreen."""
         return float(sum(s.min_green for s in self.stages) + self.lost_time)
+
+    @property
+    def crossings(self) -> frozenset[int]:
+        """Link indices of the signal's pedestrian crossings."""
+        return frozenset(lk.index for lk in self.links if lk.is_crossing)
+
+    def without_walk(self, state: str) -> str:
+        """``state`` with every pedestrian crossing red (don't walk)."""
+        cross = self.crossings
+        return "".join("r" if i in cross else c for i, c in enumerate(state))
 
     def base_plan(self) -> Plan:
         return Plan(

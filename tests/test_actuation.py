@@ -33,18 +33,73 @@ def _counts(*vehicles):
     return {f"q{k}": v for k, v in enumerate(vehicles)}
 
 
-def _choose(sig, stage, elapsed, counts, gaps=None, bad=frozenset(), t=1000.0):
+def _choose_walk(sig, stage, elapsed, counts, gaps=None, bad=frozenset(), t=1000.0, calls=()):
     gaps = gaps if gaps is not None else {f"s{k}": 0.0 for k in range(len(sig.x.stages))}
     # the controller leaves faulty detectors out of what it passes
     counts = {d: n for d, n in counts.items() if d not in bad}
     gaps = {d: g for d, g in gaps.items() if d not in bad}
-    return choose_stage(sig, stage, t - elapsed, t, counts, gaps, S)
+    return choose_stage(sig, stage, t - elapsed, t, counts, gaps, S, frozenset(calls))
+
+
+def _choose(*args, **kwargs):
+    return _choose_walk(*args, **kwargs)[0]
 
 
 def test_a_green_keeps_its_minimum(x):
     sig = _signal(x, t0=990.0)
-    min_green = x.stages[0].min_green
+    # without its walk a stage needs only its vehicle minimum (the driver enforces the
+    # walk's longer minimum when the walk is shown)
+    min_green = x.stages[0].min_green_for(False)
+    assert min_green < x.stages[0].min_green_for(True)
     assert _choose(sig, 0, min_green - 1, _counts(0, 9, 9, 9), {"s0": 99.0}) == 0
+    assert _choose(sig, 0, min_green, _counts(0, 9, 9, 9), {"s0": 99.0}) != 0
+
+
+def _crossing(x, stage):
+    """A crossing link green in ``stage`` and in no other stage."""
+    others = {
+        i for k, s in enumerate(x.stages) if k != stage for i, c in enumerate(s.state) if c in "Gg"
+    }
+    return next(i for i in x.crossings if x.stages[stage].state[i] == "G" and i not in others)
+
+
+def test_the_walk_is_shown_only_on_call(x):
+    sig = _signal(x, t0=990.0)
+    walk_stage = next(
+        k for k, s in enumerate(x.stages) if any(s.state[i] == "G" for i in x.crossings)
+    )
+    c = _crossing(x, walk_stage)
+    other = (walk_stage + 1) % len(x.stages)
+    counts = {f"q{k}": (5 if k == walk_stage else 0) for k in range(len(x.stages))}
+    gaps = {f"s{k}": 99.0 for k in range(len(x.stages))}
+    # going to the stage: with its walk only if one of its buttons is pressed
+    assert _choose_walk(sig, other, 500.0, counts, gaps) == (walk_stage, False)
+    assert _choose_walk(sig, other, 500.0, counts, gaps, calls={c}) == (walk_stage, True)
+    # a button pressed while the stage is green without its walk adds the walk now
+    assert _choose_walk(sig, walk_stage, 3.0, counts, calls={c}) == (walk_stage, True)
+
+
+def test_a_pressed_button_is_served(x):
+    sig = _signal(x, t0=0.0)
+    walk_stage = next(
+        k for k, s in enumerate(x.stages) if any(s.state[i] == "G" for i in x.crossings)
+    )
+    c = _crossing(x, walk_stage)
+    other = (walk_stage + 1) % len(x.stages)
+    busy = {f"q{k}": (9 if k == other else 0) for k in range(len(x.stages))}
+    assert sig.max_greens[other] > 30.0
+    # nobody else waits: a green rests...
+    assert _choose_walk(sig, other, 30.0, busy, t=100.0) == (other, False)
+    # ...until a button is pressed: then its stage waits too, and once the green has
+    # no vehicles left (gap-out) the walk comes
+    assert _choose_walk(sig, other, 31.0, busy, t=101.0, calls={c}) == (other, False)
+    quiet = {f"q{k}": 0 for k in range(len(x.stages))}
+    gaps = {f"s{k}": 99.0 for k in range(len(x.stages))}
+    assert _choose_walk(sig, other, 32.0, quiet, gaps, t=102.0, calls={c}) == (walk_stage, True)
+    # with a steady stream on the green, the pedestrian still never waits past the limit
+    t = 101.0 + S.max_ped_wait
+    assert _choose_walk(sig, other, 30.0, busy, t=t - 1, calls={c}) == (other, False)
+    assert _choose_walk(sig, other, 30.0, busy, t=t, calls={c}) == (walk_stage, True)
 
 
 def test_rests_in_green_when_nobody_waits_elsewhere(x):

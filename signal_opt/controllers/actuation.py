@@ -14,9 +14,16 @@ choosing the next stage (Varaiya's max-pressure) rather than a fixed rotation:
 - when nobody waits anywhere else, it rests in green.
 
 The next stage is the waiting stage with the highest pressure, unless one has waited past
-its limit. Only detector values are read: queue-zone vehicle counts and the time since
-the last vehicle on each stop-line loop. Detectors found faulty are left out; a stage
-without a usable queue zone counts as waiting (recall), so it cannot starve.
+its limit. Only detector values are read: queue-zone vehicle counts, the time since the
+last vehicle on each stop-line loop, and pedestrian push buttons. Detectors found faulty
+are left out; a stage without a usable queue zone counts as waiting (recall), so it
+cannot starve.
+
+Pedestrians are served on call, as field controllers do: a stage shows its crossings
+green (the walk, with its longer minimum green) only when a button of one of them is
+pressed, before or during its green; otherwise the crossings stay red and the stage needs
+only its vehicle minimum. A pressed button makes its stage a waiting one, and no
+pedestrian waits longer than ``max_ped_wait``.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from signal_opt.controllers.max_pressure import Pressure
-from signal_opt.model import Intersection, Plan
+from signal_opt.model import GREEN_STATES, Intersection, Plan
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,8 @@ class FreeSettings:
     """...and at least this much longer than its minimum green."""
     max_wait_cycles: float = 2.0
     """A lane with vehicles waits for green at most this many planned cycles."""
+    max_ped_wait: float = 90.0
+    """A pressed push button waits for its walk at most this long (s)."""
 
 
 @dataclass
@@ -57,12 +66,16 @@ class FreeSignal:
     """Queue zones per stage (every lane the stage serves)."""
     holds: list[float]
     """Seconds each stage's green holds before pressure may end it."""
+    crossings: list[frozenset[int]] = field(default_factory=list)
+    """Crossing link indices each stage shows green with its walk."""
     max_greens: list[float] = field(default_factory=list)
     max_wait: float = 240.0
     last_green: list[float] = field(default_factory=list)
     """When each stage last showed green (s)."""
     zone_green: dict[str, float] = field(default_factory=dict)
     """When the lane of each queue zone last had green (in any stage)."""
+    called_since: dict[int, float] = field(default_factory=dict)
+    """When the button of each crossing now called was first seen pressed."""
 
     def bound_by(self, plan: Plan, settings: FreeSettings) -> None:
         """Take the bounds of a (re)timed plan."""
@@ -84,7 +97,9 @@ def free_signal(
     holds = [
         max(settings.min_hold, settings.hold_intergreens * s.intergreen_time) for s in x.stages
     ]
-    sig = FreeSignal(x, pressure, loops, queues, holds, last_green=[t] * len(x.stages))
+    cross = x.crossings
+    crossings = [frozenset(i for i in cross if s.state[i] in GREEN_STATES) for s in x.stages]
+    sig = FreeSignal(x, pressure, loops, queues, holds, crossings, last_green=[t] * len(x.stages))
     sig.zone_green = {d: t for zones in queues for d in zones}
     sig.bound_by(x.base_plan(), settings)
     return sig
@@ -98,24 +113,45 @@ def choose_stage(
     counts: Mapping[str, int],
     gaps: Mapping[str, float],
     settings: FreeSettings,
-) -> int:
-    """The stage signal ``sig`` should show after this step (``stage`` to keep it).
+    calls: frozenset[int] = frozenset(),
+) -> tuple[int, bool]:
+    """The stage signal ``sig`` should show after this step (``stage`` to keep it), and
+    whether with its pedestrian walk.
 
     ``stage`` is the green showing since ``started``; ``counts`` holds vehicles now on
-    each usable queue zone and ``gaps`` seconds since the last vehicle on each usable
-    stop-line loop (detectors found faulty are left out of both).
+    each usable queue zone, ``gaps`` seconds since the last vehicle on each usable
+    stop-line loop (detectors found faulty are left out of both), ``calls`` the crossing
+    link indices whose push button is pressed.
     """
     sig.last_green[stage] = t
     for d in sig.queues[stage]:
         sig.zone_green[d] = t
-    elapsed = t - started
-    if elapsed + 1e-9 < sig.x.stages[stage].min_green:
+    sig.called_since = {c: sig.called_since.get(c, t) for c in calls}
+    choice = _choose(sig, stage, t - started, t, counts, gaps, settings)
+    return choice, bool(sig.crossings[choice] & calls)
+
+
+def _choose(
+    sig: FreeSignal,
+    stage: int,
+    elapsed: float,
+    t: float,
+    counts: Mapping[str, int],
+    gaps: Mapping[str, float],
+    settings: FreeSettings,
+) -> int:
+    if elapsed + 1e-9 < sig.x.stages[stage].min_green_for(False):
         return stage
     waiting = _waiting(sig.queues, counts)  # (P,) vehicles, or 1 for a recalled stage
+    waiting += [len(cross & sig.called_since.keys()) for cross in sig.crossings]
     others = [k for k in range(len(waiting)) if k != stage and waiting[k] > 0]
     if not others:
         return stage  # nobody waits elsewhere: rest in green
     pressure = sig.pressure.of(counts)
+    ped = {k: _ped_waited(sig, k, t) for k in others}
+    overdue = [k for k in others if ped[k] >= settings.max_ped_wait]
+    if overdue:
+        return max(overdue, key=lambda k: ped[k])
     waited = {k: _waited(sig, k, t, counts) for k in others}
     overdue = [k for k in others if waited[k] >= sig.max_wait]
     if overdue:
@@ -140,6 +176,13 @@ def _waited(sig: FreeSignal, k: int, t: float, counts: Mapping[str, int]) -> flo
     if not good:
         return t - sig.last_green[k]
     return max((t - sig.zone_green[d] for d in good if counts[d] > 0), default=0.0)
+
+
+def _ped_waited(sig: FreeSignal, k: int, t: float) -> float:
+    """How long the longest-pressed push button of stage ``k`` has waited (s)."""
+    return max(
+        (t - sig.called_since[c] for c in sig.crossings[k] if c in sig.called_since), default=0.0
+    )
 
 
 def _waiting(queues: Sequence[Sequence[str]], counts: Mapping[str, int]) -> np.ndarray:

@@ -10,7 +10,8 @@ How a signal runs its plan:
 
 - *free* (the default for every signal): the plan bounds the signal (maximum greens,
   longest wait of a lane) and the detectors decide within it, stage by stage, by queue
-  pressure with gap-out (:mod:`signal_opt.controllers.actuation`);
+  pressure with gap-out, pedestrian walks on push-button call
+  (:mod:`signal_opt.controllers.actuation`);
 - *coordinated* (signals whose busiest lane group is at or above ``coordinate_above``,
   when set): the plan's fixed cycle and offset carry a green wave; the heaviest stage
   holds its green, the others gap out early and stages nobody waits for are skipped, the
@@ -41,6 +42,7 @@ from signal_opt.retiming import retime_network
 from signal_opt.sumo.coordination import platoon_links
 from signal_opt.sumo.detector_reader import served_lane
 from signal_opt.sumo.detectors import detector_infos
+from signal_opt.sumo.pushbuttons import PushButtons
 from signal_opt.sumo.simulation import RunContext, Simulation
 
 
@@ -133,6 +135,8 @@ class AdaptiveController(Controller):
     def start(self, sim: Simulation) -> None:
         self.sim = sim
         self.reader = sim.read_detectors(per_step=True, intervals=True, gaps=True)
+        crossings = any(x.crossings for x in sim.intersections)
+        self.buttons = PushButtons(sim.conn, self.ctx.net, sim.intersections) if crossings else None
         gap_out = self.settings.gap_out
         self.driver = sim.drive(
             early_end=self._early_end if gap_out else None,
@@ -175,12 +179,16 @@ class AdaptiveController(Controller):
         if self._bad:  # faulty detectors are left out of free operation too
             counts = {d: n for d, n in counts.items() if d not in self._bad}
             gaps = {d: g for d, g in gaps.items() if d not in self._bad}
+        calls = self.buttons.pressed() if self.buttons is not None else {}
         for tls_id, sig in self.free.items():
             stage, started = self.driver.current_stage(tls_id)
             if stage < 0 or not self.driver.lights[tls_id].free:
                 continue
-            nxt = choose_stage(sig, stage, started, t, counts, gaps, self.settings.free)
-            self.driver.request_stage(tls_id, nxt)
+            pressed = calls.get(tls_id, frozenset())
+            nxt, walk = choose_stage(
+                sig, stage, started, t, counts, gaps, self.settings.free, pressed
+            )
+            self.driver.request_stage(tls_id, nxt, walk)
         return t + 1.0
 
     # -- retiming ---------------------------------------------------------------------

@@ -13,7 +13,9 @@ Two modes per light:
   ``early_end`` hook so an actuated controller can gap out a green that nobody uses;
 - *free* mode (``request_stage``) lets a controller such as max-pressure pick the next
   stage at each decision point; transitions between any two stages are built by
-  :func:`signal_opt.sumo.programs.transition_phases`.
+  :func:`signal_opt.sumo.programs.transition_phases`. A stage may run without its
+  pedestrian walk (crossings red, vehicle minimum green) when nobody has called it; the
+  walk can be added later in the green, which then lasts its full pedestrian time.
 """
 
 from __future__ import annotations
@@ -52,8 +54,12 @@ class _Light:
     position: int = 0
     stage_started: float = 0.0
     free: bool = False
-    free_stage: int = 0
     next_stage: int | None = None
+    next_walk: bool = True
+    walk: bool = True
+    """Whether the green showing has its pedestrian walk (crossings green)."""
+    min_end: float = 0.0
+    """Free mode: the earliest time the green showing may end."""
 
 
 class SignalDriver:
@@ -114,6 +120,8 @@ class SignalDriver:
             light.position = 0
             light.cycle_start = t
             light.stage_started = t
+            if stage_of[j] >= 0:
+                self._started(light, phases[j][0].state, stage_of[j], t)
             self._set(tls_id, light.schedule[0][0])
             self._push(light.schedule[0][1], tls_id)
             if plans and tls_id in plans:
@@ -131,10 +139,13 @@ class SignalDriver:
         """Switch a light to free mode (stage chosen by :meth:`request_stage`)."""
         self.lights[tls_id].free = True
 
-    def request_stage(self, tls_id: str, stage: int) -> None:
-        """In free mode: end the current green (if past its minimum) and go to ``stage``."""
+    def request_stage(self, tls_id: str, stage: int, walk: bool = True) -> None:
+        """In free mode: end the current green (if past its minimum) and go to ``stage``,
+        with its pedestrian walk or without (``walk``). Requesting the stage showing, with
+        the walk, adds the walk to it now."""
         light = self.lights[tls_id]
         light.next_stage = stage
+        light.next_walk = walk
 
     def current_stage(self, tls_id: str) -> tuple[int, float]:
         """``(stage, time its green started)``; stage is -1 during an intergreen."""
@@ -159,16 +170,17 @@ class SignalDriver:
             _, end, stage = light.schedule[light.position]
             if stage < 0:
                 continue
-            elapsed = t - light.stage_started
-            min_green = light.intersection.stages[stage].min_green
-            if elapsed + 1e-9 < min_green:
-                continue
             if light.free:
                 nxt = light.next_stage
-                if nxt is None or nxt == stage:
-                    continue
-                self._end_green(tls_id, light, t, nxt)
-            elif (
+                if nxt == stage and light.next_walk and not light.walk:
+                    self._add_walk(tls_id, light, t)
+                elif nxt is not None and nxt != stage and t + 1e-9 >= light.min_end:
+                    self._end_green(tls_id, light, t, nxt, light.next_walk)
+                continue
+            elapsed = t - light.stage_started
+            if elapsed + 1e-9 < light.intersection.stages[stage].min_green:
+                continue
+            if (
                 self.early_end is not None
                 and end - t > self.step_length
                 and self.early_end(tls_id, stage, elapsed, t)
@@ -197,7 +209,7 @@ class SignalDriver:
         if dst_k is None:
             # Nothing left in this cycle has demand: clear and end the cycle here.
             nxt = 0
-            trans = transition_phases(x, src, nxt)
+            trans = transition_phases(x, src, nxt, shown=state)
             end = t
             for phase in trans:
                 end += phase.duration
@@ -208,7 +220,7 @@ class SignalDriver:
             return
         dst = rest[dst_k][2]
         end = t
-        for phase in transition_phases(x, src, dst):
+        for phase in transition_phases(x, src, dst, shown=state):
             end += phase.duration
             head.append((phase.state, end, -1))
         dst_state, dst_end, _ = rest[dst_k]
@@ -223,19 +235,31 @@ class SignalDriver:
         light.position = 0
         self._step_phase(tls_id, light, t)
 
-    def _end_green(self, tls_id: str, light: _Light, t: float, dst: int) -> None:
-        _, _, src = light.schedule[light.position]
+    def _end_green(self, tls_id: str, light: _Light, t: float, dst: int, walk: bool) -> None:
+        x = light.intersection
+        shown, _, src = light.schedule[light.position]
         end = t
         sched: list[tuple[str, float, int]] = []
-        for phase in transition_phases(light.intersection, src, dst):
+        for phase in transition_phases(x, src, dst, shown=shown, walk=walk):
             end += phase.duration
             sched.append((phase.state, end, -1))
-        dst_stage = light.intersection.stages[dst]
-        sched.append((dst_stage.state, end + max(dst_stage.min_green, 1.0), dst))
-        light.schedule = [(light.schedule[light.position][0], t, src), *sched]
+        dst_stage = x.stages[dst]
+        state = dst_stage.state if walk else x.without_walk(dst_stage.state)
+        sched.append((state, end + max(dst_stage.min_green_for(walk), 1.0), dst))
+        light.schedule = [(shown, t, src), *sched]
         light.position = 0
         light.next_stage = None
         self._next_phase(tls_id, light, t)
+
+    def _add_walk(self, tls_id: str, light: _Light, t: float) -> None:
+        """Turn the crossings of the green showing green now; the green then lasts at
+        least its pedestrian time from now."""
+        _, end, stage = light.schedule[light.position]
+        full = light.intersection.stages[stage]
+        light.schedule[light.position] = (full.state, end, stage)
+        light.walk = True
+        light.min_end = max(light.min_end, t + full.min_green_for(True))
+        self._set(tls_id, full.state)
 
     def _next_phase(self, tls_id: str, light: _Light, t: float) -> None:
         cur = light.schedule[light.position]
@@ -263,7 +287,7 @@ class SignalDriver:
                     first = light.intersection.stages[0]
                     light.schedule = [(first.state, t + max(first.min_green, 1.0), 0)]
                     light.position = 0
-                    light.stage_started = t
+                    self._started(light, first.state, 0, t)
                     self._set(tls_id, first.state)
                     self._push(light.schedule[0][1], tls_id)
                     return
@@ -272,7 +296,11 @@ class SignalDriver:
                 self._push(light.schedule[0][1], tls_id)
                 return
             state, end, stage = light.schedule[-1]
-            clear = transition_phases(light.intersection, stage, 0) if stage > 0 else []
+            # (stage 0 shown without its walk gets it as the cycle starts: adding a walk
+            # to a green is safe, and the first green runs its minimum from now)
+            clear = (
+                transition_phases(light.intersection, stage, 0, shown=state) if stage > 0 else []
+            )
             if clear:
                 # Back from free mode on a green other than the plan's first stage: clear
                 # it into the first stage before the plan's cycle starts.
@@ -288,9 +316,16 @@ class SignalDriver:
             return
         state, end, stage = light.schedule[light.position]
         if stage >= 0:
-            light.stage_started = t
+            self._started(light, state, stage, t)
         self._set(tls_id, state)
         self._push(end, tls_id)
+
+    def _started(self, light: _Light, state: str, stage: int, t: float) -> None:
+        """A green starts: when, whether it has its walk, and its earliest end."""
+        walked = state == light.intersection.stages[stage].state
+        light.stage_started = t
+        light.walk = walked
+        light.min_end = t + light.intersection.stages[stage].min_green_for(walked)
 
     def _start_cycle(self, tls_id: str, light: _Light, t: float) -> None:
         x = light.intersection
@@ -313,7 +348,7 @@ class SignalDriver:
                 end += phase.duration
                 light.schedule.append((phase.state, end, -1))
         light.position = 0
-        light.stage_started = t
+        self._started(light, light.schedule[0][0], 0, t)
         self._set(tls_id, light.schedule[0][0])
         self._push(light.schedule[0][1], tls_id)
 

@@ -196,7 +196,7 @@ def _intersection(net, tls, rules: TimingRules) -> Intersection | None:
     for k, (i, phase, intergreen) in enumerate(stage_phases):
         served = tuple(g for g, group in enumerate(groups) if _serves(phase.state, group.links))
         next_state = stage_phases[(k + 1) % len(stage_phases)][1].state
-        min_green = _min_green(phase, intergreen, next_state, links, rules)
+        min_green, walk_min, vehicle_min = _min_green(phase, intergreen, next_state, links, rules)
         stages.append(
             Stage(
                 phase_index=(i + first) % len(raw),
@@ -205,6 +205,8 @@ def _intersection(net, tls, rules: TimingRules) -> Intersection | None:
                 min_green=min_green,
                 base_green=phase.duration,
                 intergreen=tuple(intergreen),
+                vehicle_min_green=vehicle_min,
+                walk_min_green=walk_min,
             )
         )
     lost = sum(s.intergreen_time for s in stages)
@@ -361,14 +363,16 @@ def _lane_groups(
 
 def _min_green(
     phase: Phase, intergreen: list[Phase], next_state: str, links: list[Link], rules: TimingRules
-) -> float:
+) -> tuple[float, float, float]:
+    """Minimum greens (s): in the program's order, with the walk when any stage may
+    follow, and for vehicles alone (crossings red)."""
     vehicle = max(rules.min_green_floor, min(rules.min_green, phase.duration))
-    ped = 0.0
+    ped = walk = 0.0
     clearance_overlap = sum(p.duration for p in intergreen)
     for link in links:
         if link.is_crossing and phase.state[link.index] in GREEN_STATES:
-            if next_state[link.index] in GREEN_STATES:
-                continue  # the crossing stays green into the next stage
             needed = rules.ped_walk + link.crossing_length / rules.ped_speed - clearance_overlap
-            ped = max(ped, needed)
-    return float(max(vehicle, ped))
+            walk = max(walk, needed)
+            if next_state[link.index] not in GREEN_STATES:
+                ped = max(ped, needed)  # else the crossing stays green into the next stage
+    return float(max(vehicle, ped)), float(max(vehicle, walk)), float(vehicle)

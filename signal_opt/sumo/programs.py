@@ -26,25 +26,32 @@ def quantize_greens(
     return out
 
 
-def transition_phases(intersection: Intersection, src: int, dst: int) -> list[Phase]:
+def transition_phases(
+    intersection: Intersection, src: int, dst: int, shown: str | None = None, walk: bool = True
+) -> list[Phase]:
     """Intergreen phases from stage ``src`` to stage ``dst`` (any pair, not only the next).
 
-    The network's own intergreen after ``src`` is used when ``dst`` is the next stage.
-    Otherwise one is built with the same yellow and all-red times: links green in both
-    stages keep their green, links losing green show yellow then red, links gaining green
-    wait for the end of the all-red. Greens during a transition are a subset of ``src``'s
-    greens, so it can never show conflicting greens.
+    ``shown`` is the state stage ``src`` actually shows (default: its full state; it
+    differs when the stage runs without its walk), ``walk`` whether ``dst`` will show its
+    pedestrian crossings green.
+
+    The network's own intergreen after ``src`` is used when ``dst`` is the next stage and
+    both run in full. Otherwise one is built with the same yellow and all-red times: links
+    green in both keep their green, links losing green show yellow then red, links gaining
+    green wait for the end of the all-red. Greens during a transition are a subset of the
+    shown greens, so it can never show conflicting greens.
     """
     stages = intersection.stages
-    if dst == (src + 1) % len(stages):
+    a = shown if shown is not None else stages[src].state
+    b = stages[dst].state if walk else intersection.without_walk(stages[dst].state)
+    if dst == (src + 1) % len(stages) and a == stages[src].state and b == stages[dst].state:
         return list(stages[src].intergreen)
-    a, b = stages[src].state, stages[dst].state
     yellow = sum(p.duration for p in stages[src].intergreen if any(c in "yY" for c in p.state))
     all_red = stages[src].intergreen_time - yellow
     keep = [a[i] in GREEN_STATES and b[i] in GREEN_STATES for i in range(len(a))]
     # Pedestrian crossings have no yellow: they turn red when the vehicles' yellow starts
     # (as netconvert's programs do); their clearance time is part of the minimum green.
-    crossing = {lk.index for lk in intersection.links if lk.is_crossing}
+    crossing = intersection.crossings
     phases = []
     if yellow > 0:
         state = "".join(

@@ -10,16 +10,20 @@ the signals. Rules checked per traffic light:
   part of the minimum green);
 - after a link's yellow ends, no link conflicting with it turns green before the
   intersection's shortest all-red has passed;
-- a green lasts at least the smallest minimum green of the intersection.
+- a green lasts at least the smallest minimum green of the intersection;
+- a pedestrian crossing's green lasts at least its walk plus its crossing time, less the
+  longest intergreen of the intersection (clearance may run into the intergreen).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import traci.constants as tc
 
 from signal_opt.model import GREEN_STATES, YELLOW_STATES, Intersection
+from signal_opt.sumo.network import TimingRules
 
 
 @dataclass
@@ -30,6 +34,8 @@ class _Watch:
     min_all_red: float
     min_green: float
     crossings: frozenset[int] = frozenset()
+    ped_green: dict[int, float] = field(default_factory=dict)
+    """Shortest green of each crossing (s)."""
     state: str = ""
     since: list[float] = field(default_factory=list)
     red_since: dict[int, float] = field(default_factory=dict)
@@ -52,7 +58,13 @@ class SafetyMonitor:
     checked (one per watched light per step).
     """
 
-    def __init__(self, intersections: list[Intersection], tolerance: float = 1e-6) -> None:
+    def __init__(
+        self,
+        intersections: list[Intersection],
+        tolerance: float = 1e-6,
+        rules: TimingRules | None = None,
+    ) -> None:
+        rules = rules or TimingRules()
         self.watch: dict[str, _Watch] = {}
         for x in intersections:
             foes: dict[int, list[int]] = {}
@@ -61,8 +73,14 @@ class SafetyMonitor:
                 foes.setdefault(b, []).append(a)
             y, r = _timings(x)
             min_green = min((s.min_green for s in x.stages), default=0.0)
-            crossings = frozenset(lk.index for lk in x.links if lk.is_crossing)
-            self.watch[x.id] = _Watch(x, foes, y, r, min(min_green, 4.0), crossings)
+            clearance = max((s.intergreen_time for s in x.stages), default=0.0)
+            ped_green = {
+                lk.index: rules.ped_walk + lk.crossing_length / rules.ped_speed - clearance
+                for lk in x.links
+                if lk.is_crossing
+            }
+            w = _Watch(x, foes, y, r, min(min_green, 4.0), x.crossings, ped_green)
+            self.watch[x.id] = w
         self.violations: list[str] = []
         self.steps = 0
         self.signal_steps = 0
@@ -75,7 +93,8 @@ class SafetyMonitor:
         t = float(self.conn.simulation.getTime())
         for tls_id, w in self.watch.items():
             w.state = self.conn.trafficlight.getRedYellowGreenState(tls_id)
-            w.since = [t] * len(w.state)
+            # what shows at attach started earlier: its duration is not checked
+            w.since = [-math.inf] * len(w.state)
             self._check_greens(tls_id, w, w.state, t)
         return self
 
@@ -108,6 +127,9 @@ class SafetyMonitor:
                     self._flag(tls_id, t, f"link {i} went from green to red without yellow")
             if a in GREEN_STATES and held + self.tol < w.min_green:
                 self._flag(tls_id, t, f"link {i} green for {held:.0f} s < {w.min_green:.0f} s")
+            walk = w.ped_green.get(i, 0.0)
+            if a in GREEN_STATES and held + self.tol < walk:
+                self._flag(tls_id, t, f"crossing {i} green for {held:.0f} s < {walk:.0f} s")
             if a in YELLOW_STATES and held + self.tol < w.min_yellow:
                 self._flag(tls_id, t, f"link {i} yellow for {held:.0f} s < {w.min_yellow:.0f} s")
             if a in YELLOW_STATES and b not in GREEN_STATES:
