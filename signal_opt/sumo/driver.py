@@ -249,7 +249,7 @@ class SignalDriver:
         light.schedule = [(shown, t, src), *sched]
         light.position = 0
         light.next_stage = None
-        self._next_phase(tls_id, light, t)
+        self._step_phase(tls_id, light, t)
 
     def _add_walk(self, tls_id: str, light: _Light, t: float) -> None:
         """Turn the crossings of the green showing green now; the green then lasts at
@@ -263,6 +263,13 @@ class SignalDriver:
 
     def _next_phase(self, tls_id: str, light: _Light, t: float) -> None:
         cur = light.schedule[light.position]
+        if light.free and cur[2] >= 0:
+            # Free mode: a green lasts until the controller asks for another stage, even
+            # one taken over from a plan's (or the network's) cycle.
+            light.schedule = [(cur[0], max(cur[1], t) + self.step_length, cur[2])]
+            light.position = 0
+            self._push(light.schedule[0][1], tls_id)
+            return
         if (
             self.skip is not None
             and not light.free
