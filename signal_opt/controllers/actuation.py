@@ -42,13 +42,13 @@ class FreeSettings:
     hold_intergreens: float = 3.0
     """A green holds for this many times its intergreen before pressure may end it."""
     min_hold: float = 5.0
-    gap: float = 3.0
+    gap: float = 2.0
     """Gap-out: seconds without a vehicle on the stop-line loops (queue zones empty)."""
-    max_green_factor: float = 2.0
+    max_green_factor: float = 3.0
     """A green may run up to this multiple of its planned green."""
     max_green_floor: float = 5.0
     """...and at least this much longer than its minimum green."""
-    max_wait_cycles: float = 2.0
+    max_wait_cycles: float = 3.0
     """A lane with vehicles waits for green at most this many planned cycles."""
     max_ped_wait: float = 90.0
     """A pressed push button waits for its walk at most this long (s)."""
