@@ -35,12 +35,20 @@ def _add_scenario(p: argparse.ArgumentParser) -> None:
     p.add_argument("--begin", type=float, default=None, help="simulation begin (s)")
     p.add_argument("--end", type=float, default=None, help="simulation end (s)")
     p.add_argument("--plan-file", help="plans for the fixed strategy (JSON or plans.jsonl)")
+    p.add_argument(
+        "--pedestrian-recall",
+        action="store_true",
+        help="adaptive: every green runs its pedestrian walk, as fixed-time plans do "
+        "(default: walks on push-button call)",
+    )
 
 
 def _options(args: argparse.Namespace) -> dict:
     opts = {}
     if getattr(args, "plan_file", None):
         opts["plan_file"] = args.plan_file
+    if getattr(args, "pedestrian_recall", False):
+        opts["pedestrian_recall"] = True
     return opts
 
 

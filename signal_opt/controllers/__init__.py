@@ -37,7 +37,9 @@ def make_controller(name: str, **options: Any) -> Controller:
     if name == "adaptive":
         from signal_opt.controllers.adaptive import AdaptiveController
 
-        return AdaptiveController(**{k: v for k, v in options.items() if k in ("interval",)})
+        return AdaptiveController(
+            **{k: v for k, v in options.items() if k in ("interval", "pedestrian_recall")}
+        )
     raise UnknownStrategyError(f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}")
 
 

@@ -52,6 +52,8 @@ class FreeSettings:
     """A lane with vehicles waits for green at most this many planned cycles."""
     max_ped_wait: float = 90.0
     """A pressed push button waits for its walk at most this long (s)."""
+    pedestrian_recall: bool = False
+    """Every green runs its walk, as fixed-time plans do (no push buttons needed)."""
 
 
 @dataclass

@@ -72,10 +72,18 @@ class AdaptiveSettings:
 class AdaptiveController(Controller):
     name = "adaptive"
 
-    def __init__(self, interval: float | None = None, settings: AdaptiveSettings | None = None):
+    def __init__(
+        self,
+        interval: float | None = None,
+        settings: AdaptiveSettings | None = None,
+        pedestrian_recall: bool | None = None,
+    ):
         self.settings = settings or AdaptiveSettings()
         if interval is not None:
             self.settings = replace(self.settings, interval=float(interval))
+        if pedestrian_recall is not None:
+            free = replace(self.settings.free, pedestrian_recall=pedestrian_recall)
+            self.settings = replace(self.settings, free=free)
         self.core_settings = CoreSettings(
             max_cycle_change=self.settings.max_cycle_change,
             max_green_change=self.settings.max_green_change,
@@ -135,8 +143,9 @@ class AdaptiveController(Controller):
     def start(self, sim: Simulation) -> None:
         self.sim = sim
         self.reader = sim.read_detectors(per_step=True, intervals=True, gaps=True)
-        crossings = any(x.crossings for x in sim.intersections)
-        self.buttons = PushButtons(sim.conn, self.ctx.net, sim.intersections) if crossings else None
+        on_call = any(x.crossings for x in sim.intersections)
+        on_call = on_call and not self.settings.free.pedestrian_recall
+        self.buttons = PushButtons(sim.conn, self.ctx.net, sim.intersections) if on_call else None
         gap_out = self.settings.gap_out
         self.driver = sim.drive(
             early_end=self._early_end if gap_out else None,
@@ -188,7 +197,7 @@ class AdaptiveController(Controller):
             nxt, walk = choose_stage(
                 sig, stage, started, t, counts, gaps, self.settings.free, pressed
             )
-            self.driver.request_stage(tls_id, nxt, walk)
+            self.driver.request_stage(tls_id, nxt, walk or self.settings.free.pedestrian_recall)
         return t + 1.0
 
     # -- retiming ---------------------------------------------------------------------

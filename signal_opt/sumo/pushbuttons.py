@@ -28,17 +28,11 @@ class PushButtons:
             for lk in x.links:
                 if not lk.is_crossing:
                     continue
-                crossing = (
-                    lk.to_edge
-                    if net.hasEdge(lk.to_edge) and _is_crossing(net.getEdge(lk.to_edge))
-                    else lk.from_edge
-                )
-                if not net.hasEdge(crossing):
+                edge = _crossing_edge(net, lk.to_edge) or _crossing_edge(net, lk.from_edge)
+                if edge is None:
                     continue
-                edge = net.getEdge(crossing)
-                ends = [*edge.getIncoming(), *edge.getOutgoing()]
-                for walk in ends:
-                    self.at.setdefault(walk.getID(), {})[crossing] = (x.id, lk.index)
+                for walk in [*edge.getIncoming(), *edge.getOutgoing()]:
+                    self.at.setdefault(walk.getID(), {})[edge.getID()] = (x.id, lk.index)
         for walk in self.at:
             conn.edge.subscribe(walk, (tc.LAST_STEP_PERSON_ID_LIST,))
 
@@ -57,5 +51,9 @@ class PushButtons:
         return {tls: frozenset(idx) for tls, idx in out.items()}
 
 
-def _is_crossing(edge) -> bool:
-    return edge.getFunction() == "crossing"
+def _crossing_edge(net: sumolib.net.Net, edge_id: str):
+    """The crossing edge ``edge_id``, or None if it is not one."""
+    if not net.hasEdge(edge_id):
+        return None
+    edge = net.getEdge(edge_id)
+    return edge if edge.getFunction() == "crossing" else None

@@ -84,3 +84,21 @@ def test_walks_come_on_call_in_full_and_in_time(tmp_path):
     # the walk ran when called, and the same stage ran without it when nobody was there
     assert watch.walk_steps > 0
     assert watch.no_walk_steps > 0
+
+
+def test_pedestrian_recall_runs_every_walk(tmp_path):
+    """With recall (no push buttons needed) a stage never runs without its walk."""
+    sc = bundled("yizhuang_corridor", tmp_path / "demand", scale=1.0, seed=1).with_window(0, 600)
+    monitors: list = []
+
+    def attach(sim):
+        monitors.append(SafetyMonitor(sim.intersections).attach(sim))
+        monitors.append(WalkWatch(sim))
+        return lambda t: [m(t) for m in monitors]
+
+    ctl = AdaptiveController(pedestrian_recall=True)
+    run(sc, ctl, tmp_path, monitors=[attach], progress=False)
+    safety, watch = monitors
+    assert safety.violations == []
+    assert watch.walk_steps > 0
+    assert watch.no_walk_steps == 0
