@@ -55,20 +55,19 @@ def test_a_green_keeps_its_minimum(x):
     assert _choose(sig, 0, min_green, _counts(0, 9, 9, 9), {"s0": 99.0}) != 0
 
 
-def _crossing(x, stage):
-    """A crossing link green in ``stage`` and in no other stage."""
+def _walk_stage(x):
+    """The first stage with a walk, and a crossing green in it and in no other stage."""
+    stage = next(k for k, s in enumerate(x.stages) if any(s.state[i] == "G" for i in x.crossings))
     others = {
         i for k, s in enumerate(x.stages) if k != stage for i, c in enumerate(s.state) if c in "Gg"
     }
-    return next(i for i in x.crossings if x.stages[stage].state[i] == "G" and i not in others)
+    crossing = next(i for i in x.crossings if x.stages[stage].state[i] == "G" and i not in others)
+    return stage, crossing
 
 
 def test_the_walk_is_shown_only_on_call(x):
     sig = _signal(x, t0=990.0)
-    walk_stage = next(
-        k for k, s in enumerate(x.stages) if any(s.state[i] == "G" for i in x.crossings)
-    )
-    c = _crossing(x, walk_stage)
+    walk_stage, c = _walk_stage(x)
     other = (walk_stage + 1) % len(x.stages)
     counts = {f"q{k}": (5 if k == walk_stage else 0) for k in range(len(x.stages))}
     gaps = {f"s{k}": 99.0 for k in range(len(x.stages))}
@@ -81,10 +80,7 @@ def test_the_walk_is_shown_only_on_call(x):
 
 def test_a_pressed_button_is_served(x):
     sig = _signal(x, t0=0.0)
-    walk_stage = next(
-        k for k, s in enumerate(x.stages) if any(s.state[i] == "G" for i in x.crossings)
-    )
-    c = _crossing(x, walk_stage)
+    walk_stage, c = _walk_stage(x)
     other = (walk_stage + 1) % len(x.stages)
     busy = {f"q{k}": (9 if k == other else 0) for k in range(len(x.stages))}
     assert sig.max_greens[other] > 30.0

@@ -79,8 +79,7 @@ class SafetyMonitor:
                 for lk in x.links
                 if lk.is_crossing
             }
-            w = _Watch(x, foes, y, r, min(min_green, 4.0), x.crossings, ped_green)
-            self.watch[x.id] = w
+            self.watch[x.id] = _Watch(x, foes, y, r, min(min_green, 4.0), x.crossings, ped_green)
         self.violations: list[str] = []
         self.steps = 0
         self.signal_steps = 0
