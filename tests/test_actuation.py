@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from signal_opt.controllers.actuation import FreeSettings, choose_stage, free_signal
+from signal_opt.controllers.actuation import Detected, FreeSettings, choose_stage, free_signal
 from signal_opt.controllers.max_pressure import Pressure
 from signal_opt.model import Plan
 from signal_opt.sumo.network import load_intersections, read_net
@@ -25,7 +25,8 @@ def _signal(x, t0=0.0):
     n = len(x.stages)
     queues = [[f"q{k}"] for k in range(n)]
     loops = [[f"s{k}"] for k in range(n)]
-    pressure = Pressure(tuple(f"q{k}" for k in range(n)), np.eye(n))
+    one_lane_each = np.einsum("pl,ld->pld", np.eye(n), np.eye(n))  # stage k serves q{k}
+    pressure = Pressure(tuple(f"q{k}" for k in range(n)), one_lane_each)
     return free_signal(x, pressure, loops, queues, S, t0)
 
 
@@ -33,12 +34,15 @@ def _counts(*vehicles):
     return {f"q{k}": v for k, v in enumerate(vehicles)}
 
 
-def _choose_walk(sig, stage, elapsed, counts, gaps=None, bad=frozenset(), t=1000.0, calls=()):
+def _choose_walk(
+    sig, stage, elapsed, counts, gaps=None, bad=frozenset(), t=1000.0, calls=(), halting=None
+):
     gaps = gaps if gaps is not None else {f"s{k}": 0.0 for k in range(len(sig.x.stages))}
     # the controller leaves faulty detectors out of what it passes
     counts = {d: n for d, n in counts.items() if d not in bad}
     gaps = {d: g for d, g in gaps.items() if d not in bad}
-    return choose_stage(sig, stage, t - elapsed, t, counts, gaps, S, frozenset(calls))
+    seen = Detected(counts, gaps, halting)
+    return choose_stage(sig, stage, t - elapsed, t, seen, S, frozenset(calls))
 
 
 def _choose(*args, **kwargs):
@@ -123,6 +127,22 @@ def test_pressure_ends_a_green_only_after_its_hold(x):
     start = max(x.stages[k].min_green, hold - 2)
     assert _choose(sig, k, start, counts) == k
     assert _choose(sig, k, hold, counts) == other
+
+
+def test_a_moving_platoon_is_not_cut_for_a_smaller_queue(x):
+    # stage 0's platoon has crossed into its outgoing lane's queue zone, so its pressure
+    # has dropped (q0 - out), while five of its vehicles are still moving through q0
+    n = len(x.stages)
+    terms = np.einsum("pl,ld->pld", np.eye(n), np.eye(n, n + 1))
+    terms[0, 0, n] = -1.0
+    sig = _signal(x, t0=990.0)
+    sig.pressure = Pressure((*(f"q{k}" for k in range(n)), "out"), terms)
+    elapsed = max(x.stages[0].min_green, sig.holds[0])
+    counts = {**_counts(5, 3, 0, 0), "out": 4}  # pressures 1 and 3
+    assert _choose(sig, 0, elapsed, counts, halting={"q0": 0}) == 0
+    # once those vehicles stand (or have left), pressure decides
+    assert _choose(sig, 0, elapsed, counts, halting={"q0": 5}) == 1
+    assert _choose(sig, 0, elapsed, {**counts, "q0": 2}, halting={"q0": 0}) == 1
 
 
 def test_max_green_comes_from_the_plan(x):

@@ -7,17 +7,23 @@ bounds the detectors decide, as a field controller's actuation does, with queue 
 choosing the next stage (Varaiya's max-pressure) rather than a fixed rotation:
 
 - a green holds for its minimum and a slot of ``hold_intergreens`` x the intergreen it
-  costs to leave it, then ends as soon as another waiting stage has more pressure;
+  costs to leave it, then ends as soon as another waiting stage has more pressure, and
+  more than the vehicles still moving through the green's queue zones: a platoon being
+  served is not cut for a queue smaller than itself (the "advanced max-pressure" rule of
+  Zhang et al., 2022);
 - it ends earlier (gap-out) when nobody is left: no vehicle over its stop-line loops for
   ``gap`` seconds and its queue zones empty;
 - it ends at its maximum green, or when a stage has waited too long;
 - when nobody waits anywhere else, it rests in green.
 
 The next stage is the waiting stage with the highest pressure, unless one has waited past
-its limit. Only detector values are read: queue-zone vehicle counts, the time since the
-last vehicle on each stop-line loop, and pedestrian push buttons. Detectors found faulty
-are left out; a stage without a usable queue zone counts as waiting (recall), so it
-cannot starve.
+its limit. Pressure weighs a lane by how fast the stage serves it, learned from the
+stop-line loops (:mod:`signal_opt.controllers.discharge`): a left turn that must yield in
+one stage and has its own arrow in another is worth less to the first. Only detector
+values are read: queue-zone vehicle counts (all, and those standing), the time since the
+last vehicle on each stop-line loop and the vehicles it counted, and pedestrian push
+buttons. Detectors found faulty are left out; a stage without a usable queue zone counts
+as waiting (recall), so it cannot starve.
 
 Pedestrians are served on call, as field controllers do: a stage shows its crossings
 green (the walk, with its longer minimum green) only when a button of one of them is
@@ -33,6 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from signal_opt.controllers.discharge import Discharge
 from signal_opt.controllers.max_pressure import Pressure
 from signal_opt.model import GREEN_STATES, Intersection, Plan
 
@@ -54,6 +61,12 @@ class FreeSettings:
     """A pressed push button waits for its walk at most this long (s)."""
     pedestrian_recall: bool = False
     """Every green runs its walk, as fixed-time plans do (no push buttons needed)."""
+    keep_moving: bool = True
+    """Pressure does not end a green while more vehicles move through its queue zones
+    than the best waiting stage's pressure."""
+    learn_rates: bool = True
+    """Weigh each lane's pressure by how fast each stage is measured to serve it
+    (:mod:`signal_opt.controllers.discharge`)."""
 
 
 @dataclass
@@ -78,6 +91,8 @@ class FreeSignal:
     """When the lane of each queue zone last had green (in any stage)."""
     called_since: dict[int, float] = field(default_factory=dict)
     """When the button of each crossing now called was first seen pressed."""
+    discharge: Discharge | None = None
+    """Service rate per stage and lane, from the stop-line loops (None: not learned)."""
 
     def bound_by(self, plan: Plan, settings: FreeSettings) -> None:
         """Take the bounds of a (re)timed plan."""
@@ -95,6 +110,7 @@ def free_signal(
     queues: list[list[str]],
     settings: FreeSettings,
     t: float,
+    discharge: Discharge | None = None,
 ) -> FreeSignal:
     holds = [
         max(settings.min_hold, settings.hold_intergreens * s.intergreen_time) for s in x.stages
@@ -102,9 +118,26 @@ def free_signal(
     cross = x.crossings
     crossings = [frozenset(i for i in cross if s.state[i] in GREEN_STATES) for s in x.stages]
     sig = FreeSignal(x, pressure, loops, queues, holds, crossings, last_green=[t] * len(x.stages))
+    sig.discharge = discharge
     sig.zone_green = {d: t for zones in queues for d in zones}
     sig.bound_by(x.base_plan(), settings)
     return sig
+
+
+@dataclass(frozen=True)
+class Detected:
+    """What a signal's usable detectors show this step (faulty ones left out).
+
+    ``counts``: vehicles now on each queue zone, ``halting``: those of them standing;
+    ``gaps``: seconds since the last vehicle on each stop-line loop, ``passed``: vehicles
+    it counted in the last step. Without ``halting`` and ``passed`` a green is not kept
+    for moving vehicles and no service rate is learned.
+    """
+
+    counts: Mapping[str, int]
+    gaps: Mapping[str, float]
+    halting: Mapping[str, int] | None = None
+    passed: Mapping[str, int] | None = None
 
 
 def choose_stage(
@@ -112,24 +145,23 @@ def choose_stage(
     stage: int,
     started: float,
     t: float,
-    counts: Mapping[str, int],
-    gaps: Mapping[str, float],
+    seen: Detected,
     settings: FreeSettings,
     calls: frozenset[int] = frozenset(),
 ) -> tuple[int, bool]:
     """The stage signal ``sig`` should show after this step (``stage`` to keep it), and
     whether with its pedestrian walk.
 
-    ``stage`` is the green showing since ``started``; ``counts`` holds vehicles now on
-    each usable queue zone, ``gaps`` seconds since the last vehicle on each usable
-    stop-line loop (detectors found faulty are left out of both), ``calls`` the crossing
-    link indices whose push button is pressed.
+    ``stage`` is the green showing since ``started``; ``calls`` holds the crossing link
+    indices whose push button is pressed.
     """
     sig.last_green[stage] = t
     for d in sig.queues[stage]:
         sig.zone_green[d] = t
     sig.called_since = {c: sig.called_since.get(c, t) for c in calls}
-    choice = _choose(sig, stage, t - started, t, counts, gaps, settings)
+    if sig.discharge is not None and seen.halting is not None and seen.passed is not None:
+        sig.discharge.observe(stage, seen.halting, seen.passed)
+    choice = _choose(sig, stage, t - started, t, seen, settings)
     return choice, bool(sig.crossings[choice] & calls)
 
 
@@ -138,18 +170,19 @@ def _choose(
     stage: int,
     elapsed: float,
     t: float,
-    counts: Mapping[str, int],
-    gaps: Mapping[str, float],
+    seen: Detected,
     settings: FreeSettings,
 ) -> int:
     if elapsed + 1e-9 < sig.x.stages[stage].min_green_for(False):
         return stage
+    counts, gaps = seen.counts, seen.gaps
     waiting = _waiting(sig.queues, counts)  # (P,) vehicles, or 1 for a recalled stage
     waiting += [len(cross & sig.called_since.keys()) for cross in sig.crossings]
     others = [k for k in range(len(waiting)) if k != stage and waiting[k] > 0]
     if not others:
         return stage  # nobody waits elsewhere: rest in green
-    pressure = sig.pressure.of(counts)
+    rates = sig.discharge.rates() if sig.discharge is not None and settings.learn_rates else None
+    pressure = sig.pressure.of(counts, rates)
     ped = {k: _ped_waited(sig, k, t) for k in others}
     overdue = [k for k in others if ped[k] >= settings.max_ped_wait]
     if overdue:
@@ -165,6 +198,10 @@ def _choose(
     )
     maxed = elapsed >= sig.max_greens[stage]
     pushed = elapsed >= sig.holds[stage] and pressure[best] > pressure[stage]
+    if pushed and settings.keep_moving and seen.halting is not None:
+        standing = seen.halting
+        moving = sum(counts[d] - standing.get(d, 0) for d in sig.queues[stage] if d in counts)
+        pushed = pressure[best] > moving
     return best if gapped or maxed or pushed else stage
 
 

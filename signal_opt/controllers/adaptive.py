@@ -32,8 +32,15 @@ from typing import Any
 
 import numpy as np
 
-from signal_opt.controllers.actuation import FreeSettings, FreeSignal, choose_stage, free_signal
+from signal_opt.controllers.actuation import (
+    Detected,
+    FreeSettings,
+    FreeSignal,
+    choose_stage,
+    free_signal,
+)
 from signal_opt.controllers.base import Controller
+from signal_opt.controllers.discharge import discharge_of
 from signal_opt.controllers.max_pressure import pressure_of, queue_detectors
 from signal_opt.core import CoreSettings
 from signal_opt.detectors import FAULT_KINDS, DemandEstimator, Minute
@@ -130,6 +137,7 @@ class AdaptiveController(Controller):
             self.stage_loops[x.id] = loops
             self.stage_queues[x.id] = queues
         self._queue_zone = queue_detectors(ctx)
+        self._stop_loops = by_kind["stopline"]
         self.coordinated: dict[str, int] = {}
         """Coordinated signals: the stage carrying the green wave."""
         self.free: dict[str, FreeSignal] = {}
@@ -138,6 +146,8 @@ class AdaptiveController(Controller):
         self._bad: frozenset[str] = frozenset()
         self._gaps: dict[str, float] = {}
         self._queues: dict[str, int] = {}
+        self._halting: dict[str, int] = {}
+        self._passed: dict[str, int] = {}
         return []
 
     def start(self, sim: Simulation) -> None:
@@ -163,6 +173,7 @@ class AdaptiveController(Controller):
                 self.stage_queues[x.id],
                 self.settings.free,
                 t0,
+                discharge_of(x, self._queue_zone, self._stop_loops),
             )
             self.driver.set_free(x.id)
 
@@ -170,6 +181,8 @@ class AdaptiveController(Controller):
         # one call per detector domain per step
         self._gaps = self.reader.gaps()
         self._queues = self.reader.queue_vehicles()
+        self._halting = self.reader.queue_halting()
+        self._passed = self.reader.passed()
         if t + 1e-9 >= self.next_minute:
             readings = self.reader.last_interval()
             self.estimator.add_minute(
@@ -188,15 +201,16 @@ class AdaptiveController(Controller):
         if self._bad:  # faulty detectors are left out of free operation too
             counts = {d: n for d, n in counts.items() if d not in self._bad}
             gaps = {d: g for d, g in gaps.items() if d not in self._bad}
+        halting = {d: n for d, n in self._halting.items() if d in counts}
+        passed = {d: n for d, n in self._passed.items() if d in gaps}
+        seen = Detected(counts, gaps, halting, passed)
         calls = self.buttons.pressed() if self.buttons is not None else {}
         for tls_id, sig in self.free.items():
             stage, started = self.driver.current_stage(tls_id)
             if stage < 0 or not self.driver.lights[tls_id].free:
                 continue
             pressed = calls.get(tls_id, frozenset())
-            nxt, walk = choose_stage(
-                sig, stage, started, t, counts, gaps, self.settings.free, pressed
-            )
+            nxt, walk = choose_stage(sig, stage, started, t, seen, self.settings.free, pressed)
             self.driver.request_stage(tls_id, nxt, walk or self.settings.free.pedestrian_recall)
         return t + 1.0
 

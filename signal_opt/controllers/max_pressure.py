@@ -17,7 +17,7 @@ the four RESCO scenarios this beat every fixed slot tried (5, 10, 15 and 20 s).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,27 +35,39 @@ class Pressure:
     """How one signal's stage pressures come from its queue detectors.
 
     ``detectors`` (D,) lists the queue zone of each incoming then each outgoing lane ("" for
-    none); ``weights`` (P, D) has +1 per incoming lane a stage serves and -1/k per lane it
-    feeds (k: lanes fed from that incoming lane). Pressure (P,) = weights @ counts (D,).
+    none); ``terms`` (P, L, D) holds, per stage and incoming lane (L,) it serves, +1 for
+    the lane and -1/k for each lane it feeds (k: lanes fed from it). ``weights`` (P, D) is
+    their sum over lanes: pressure (P,) = weights @ counts (D,).
     """
 
     detectors: tuple[str, ...]
-    weights: np.ndarray
+    terms: np.ndarray
+    weights: np.ndarray = field(init=False)
 
-    def of(self, counts: Mapping[str, int]) -> np.ndarray:
-        """Pressure of every stage (P,) from vehicles now on each queue zone."""
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weights", self.terms.sum(axis=1))
+
+    def of(self, counts: Mapping[str, int], rates: np.ndarray | None = None) -> np.ndarray:
+        """Pressure of every stage (P,) from vehicles now on each queue zone; ``rates``
+        (P, L) weighs each lane's term by how fast the stage serves it (Varaiya's
+        pressure times service rate)."""
         q = np.array([counts.get(d, 0) if d else 0 for d in self.detectors], float)
-        return self.weights @ q
+        if rates is None:
+            return self.weights @ q
+        return np.einsum("pl,pld,d->p", rates, self.terms, q)
 
 
 def pressure_of(x: Intersection, queue_detector: dict[str, str]) -> Pressure:
-    """The :class:`Pressure` of ``x``; ``queue_detector`` maps a lane to its queue zone."""
-    lanes = sorted({lk.from_lane for lk in x.links if not lk.is_crossing})
+    """The :class:`Pressure` of ``x``; ``queue_detector`` maps a lane to its queue zone.
+
+    Incoming lanes (L,) are ``incoming_lanes(x)``, in that order.
+    """
+    lanes = incoming_lanes(x)
     outs = sorted({lk.to_lane for lk in x.links if not lk.is_crossing})
     dets = [queue_detector.get(lane, "") for lane in [*lanes, *outs]]
     lane_i = {lane: i for i, lane in enumerate(lanes)}
     out_i = {lane: len(lanes) + i for i, lane in enumerate(outs)}
-    w = np.zeros((len(x.stages), len(dets)))
+    terms = np.zeros((len(x.stages), len(lanes), len(dets)))
     for p, stage in enumerate(x.stages):
         served: dict[str, list[str]] = {}
         for lk in x.links:
@@ -63,10 +75,16 @@ def pressure_of(x: Intersection, queue_detector: dict[str, str]) -> Pressure:
                 continue
             served.setdefault(lk.from_lane, []).append(lk.to_lane)
         for lane, targets in served.items():
-            w[p, lane_i[lane]] += 1.0
+            term = terms[p, lane_i[lane]]
+            term[lane_i[lane]] += 1.0
             for out in targets:
-                w[p, out_i[out]] -= 1.0 / len(targets)
-    return Pressure(tuple(dets), w)
+                term[out_i[out]] -= 1.0 / len(targets)
+    return Pressure(tuple(dets), terms)
+
+
+def incoming_lanes(x: Intersection) -> list[str]:
+    """The incoming car lanes of ``x`` (L,), sorted."""
+    return sorted({lk.from_lane for lk in x.links if not lk.is_crossing})
 
 
 def queue_detectors(ctx: RunContext) -> dict[str, str]:

@@ -32,7 +32,8 @@ class DetectorReader:
 
     ``per_step`` asks for the instantaneous vehicle count on the queue zones every step
     (max-pressure); ``intervals`` asks for interval aggregates (adaptive retiming);
-    ``gaps`` for the time since the last vehicle on each stop-line loop (gap-out).
+    ``gaps`` for the time since the last vehicle on each stop-line loop (gap-out) and the
+    vehicles that crossed it.
     """
 
     def __init__(
@@ -53,21 +54,51 @@ class DetectorReader:
         # at each step); interval aggregates are read once per interval, in last_interval.
         if gaps:
             for det in (s.id for s in self.specs if s.kind == "stopline"):
-                conn.inductionloop.subscribe(det, (tc.LAST_STEP_TIME_SINCE_DETECTION,))
+                conn.inductionloop.subscribe(
+                    det, (tc.LAST_STEP_TIME_SINCE_DETECTION, tc.VAR_INTERVAL_NUMBER)
+                )
+        self._counted: dict[str, int] = {}
+        """Vehicles each stop-line loop had counted in its current interval, last step."""
         if per_step:
             for det in self.e2:
-                conn.lanearea.subscribe(det, (tc.LAST_STEP_VEHICLE_NUMBER,))
+                conn.lanearea.subscribe(
+                    det, (tc.LAST_STEP_VEHICLE_NUMBER, tc.LAST_STEP_VEHICLE_HALTING_NUMBER)
+                )
 
     def queue_vehicles(self) -> dict[str, int]:
         """Vehicles now on each queue zone, by detector id (needs ``per_step``)."""
         res = self.conn.lanearea.getAllSubscriptionResults()
         return {d: int(v.get(tc.LAST_STEP_VEHICLE_NUMBER, 0)) for d, v in res.items()}
 
+    def queue_halting(self) -> dict[str, int]:
+        """Vehicles now standing on each queue zone, by detector id (needs ``per_step``)."""
+        res = self.conn.lanearea.getAllSubscriptionResults()
+        key = tc.LAST_STEP_VEHICLE_HALTING_NUMBER
+        return {d: int(v.get(key, 0)) for d, v in res.items()}
+
     def gaps(self) -> dict[str, float]:
         """Seconds since a vehicle last left each stop-line loop (needs ``gaps``)."""
         res = self.conn.inductionloop.getAllSubscriptionResults()
         key = tc.LAST_STEP_TIME_SINCE_DETECTION
         return {d: float(v[key]) for d, v in res.items() if key in v}
+
+    def passed(self) -> dict[str, int]:
+        """Vehicles that reached each stop-line loop since the last call (needs ``gaps``).
+
+        From the count of the loop's current period, which restarts with every period.
+        A vehicle counts when it reaches the loop (SUMO's interval count takes it when
+        it leaves), so the two totals differ at most by a vehicle standing on the loop.
+        """
+        res = self.conn.inductionloop.getAllSubscriptionResults()
+        out: dict[str, int] = {}
+        for d, v in res.items():
+            if tc.VAR_INTERVAL_NUMBER not in v:
+                continue
+            now = int(v[tc.VAR_INTERVAL_NUMBER])
+            before = self._counted.get(d, 0)
+            out[d] = now - before if now >= before else now
+            self._counted[d] = now
+        return out
 
     def last_interval(self) -> dict[str, Reading]:
         """Every detector's last completed interval, by detector id (needs ``intervals``)."""
