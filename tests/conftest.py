@@ -75,3 +75,51 @@ def foreign_scenario(tmp_path_factory) -> Path:
         '</input><time><begin value="0"/><end value="900"/></time></configuration>\n'
     )
     return cfg
+
+
+@pytest.fixture(scope="session")
+def turn_lane_scenario(tmp_path_factory) -> Path:
+    """Two signals with left-turn lanes: the left turn yields in the through stage and has
+    its own arrow stage (netconvert's programs), and a heavy left-turn demand."""
+    d = tmp_path_factory.mktemp("turn_lanes")
+    net = d / "turns.net.xml"
+    subprocess.run(
+        [
+            sumolib.checkBinary("netgenerate"),
+            "--grid",
+            "--grid.x-number",
+            "2",
+            "--grid.y-number",
+            "1",
+            "--grid.length",
+            "250",
+            "--grid.attach-length",
+            "200",
+            "--default.lanenumber",
+            "2",
+            "--turn-lanes",
+            "1",
+            "--turn-lanes.length",
+            "60",
+            "--tls.guess",
+            "true",
+            "--tls.left-green.time",
+            "6",
+            "--no-turnarounds",
+            "true",
+            "-o",
+            str(net),
+            "--seed",
+            "1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    _flows(net, d / "turns.rou.xml", 90.0, 900.0)
+    cfg = d / "turns.sumocfg"
+    cfg.write_text(
+        "<configuration><input>"
+        '<net-file value="turns.net.xml"/><route-files value="turns.rou.xml"/>'
+        '</input><time><begin value="0"/><end value="900"/></time></configuration>\n'
+    )
+    return cfg
