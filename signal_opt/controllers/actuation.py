@@ -181,7 +181,9 @@ def _choose(
     others = [k for k in range(len(waiting)) if k != stage and waiting[k] > 0]
     if not others:
         return stage  # nobody waits elsewhere: rest in green
-    rates = sig.discharge.rates() if sig.discharge is not None and settings.learn_rates else None
+    rates = None
+    if settings.learn_rates and sig.discharge is not None and sig.discharge.yields.any():
+        rates = sig.discharge.rates()
     pressure = sig.pressure.of(counts, rates)
     ped = {k: _ped_waited(sig, k, t) for k in others}
     overdue = [k for k in others if ped[k] >= settings.max_ped_wait]
