@@ -146,8 +146,6 @@ class AdaptiveController(Controller):
         self._bad: frozenset[str] = frozenset()
         self._gaps: dict[str, float] = {}
         self._queues: dict[str, int] = {}
-        self._halting: dict[str, int] = {}
-        self._passed: dict[str, int] = {}
         return []
 
     def start(self, sim: Simulation) -> None:
@@ -179,10 +177,8 @@ class AdaptiveController(Controller):
 
     def step(self, sim: Simulation, t: float) -> float:
         # one call per detector domain per step
-        self._gaps = self.reader.gaps()
-        self._queues = self.reader.queue_vehicles()
-        self._halting = self.reader.queue_halting()
-        self._passed = self.reader.passed()
+        now = self.reader.read_step()
+        self._gaps, self._queues = now.gaps, now.counts
         if t + 1e-9 >= self.next_minute:
             readings = self.reader.last_interval()
             self.estimator.add_minute(
@@ -197,13 +193,12 @@ class AdaptiveController(Controller):
         if t + 1e-9 >= self.next_retime:
             self._retime(t)
             self.next_retime += self.settings.interval
-        counts, gaps = self._queues, self._gaps
+        seen = Detected(now.counts, now.gaps, now.halting, now.passed)
         if self._bad:  # faulty detectors are left out of free operation too
-            counts = {d: n for d, n in counts.items() if d not in self._bad}
-            gaps = {d: g for d, g in gaps.items() if d not in self._bad}
-        halting = {d: n for d, n in self._halting.items() if d in counts}
-        passed = {d: n for d, n in self._passed.items() if d in gaps}
-        seen = Detected(counts, gaps, halting, passed)
+            bad = self._bad
+            seen = Detected(
+                *(_usable(m, bad) for m in (now.counts, now.gaps, now.halting, now.passed))
+            )
         calls = self.buttons.pressed() if self.buttons is not None else {}
         for tls_id, sig in self.free.items():
             stage, started = self.driver.current_stage(tls_id)
@@ -318,6 +313,10 @@ class AdaptiveController(Controller):
             "detector_faults": {k: int(found.get(k, 0)) for k in FAULT_KINDS},
             "faulty_detectors": len(est.ever_faulty) if est is not None else 0,
         }
+
+
+def _usable(values: dict, bad: frozenset[str]) -> dict:
+    return {d: v for d, v in values.items() if d not in bad}
 
 
 def _finite_plan(plan: Plan) -> bool:

@@ -55,6 +55,8 @@ class Discharge:
     def __post_init__(self) -> None:
         self.seconds = np.zeros(self.served.shape)
         self.passed = np.zeros(self.served.shape)
+        watched = self.served & self.yields.any(axis=0)  # lanes that yield somewhere
+        self._watched = [np.flatnonzero(row).tolist() for row in watched]
 
     def observe(
         self,
@@ -66,8 +68,7 @@ class Discharge:
         """One step of green of ``stage``: ``halting`` vehicles standing per queue zone,
         ``passed`` vehicles over each stop-line loop in the step (faulty detectors left
         out: a lane missing one of its detectors is not measured)."""
-        watched = self.served[stage] & self.yields.any(axis=0)  # lanes that yield somewhere
-        for lane in np.flatnonzero(watched).tolist():
+        for lane in self._watched[stage]:
             zone, loops = self.zones[lane], self.loops[lane]
             if not zone or not loops or halting.get(zone, 0) <= 0:
                 continue

@@ -27,13 +27,28 @@ class Reading:
     """Longest queue seen in the interval, metres (queue zones only)."""
 
 
+@dataclass(frozen=True)
+class StepReading:
+    """What the detectors show after one step, by detector id."""
+
+    counts: dict[str, int]
+    """Vehicles now on each queue zone."""
+    halting: dict[str, int]
+    """Vehicles now standing on each queue zone."""
+    gaps: dict[str, float]
+    """Seconds since a vehicle last left each stop-line loop."""
+    passed: dict[str, int]
+    """Vehicles that reached each stop-line loop during the step."""
+
+
 class DetectorReader:
     """Subscribes to the detectors of ``specs`` (from :mod:`signal_opt.sumo.detectors`).
 
     ``per_step`` asks for the instantaneous vehicle count on the queue zones every step
     (max-pressure); ``intervals`` asks for interval aggregates (adaptive retiming);
-    ``gaps`` for the time since the last vehicle on each stop-line loop (gap-out) and the
-    vehicles that crossed it.
+    ``gaps`` for what actuation needs besides: the time since the last vehicle on each
+    stop-line loop (gap-out), the vehicles reaching it, and the vehicles standing on the
+    queue zones (:meth:`read_step`).
     """
 
     def __init__(
@@ -57,48 +72,46 @@ class DetectorReader:
                 conn.inductionloop.subscribe(
                     det, (tc.LAST_STEP_TIME_SINCE_DETECTION, tc.VAR_INTERVAL_NUMBER)
                 )
+        if per_step or gaps:
+            zone_vars: tuple[int, ...] = (tc.LAST_STEP_VEHICLE_NUMBER,)
+            if gaps:
+                zone_vars += (tc.LAST_STEP_VEHICLE_HALTING_NUMBER,)
+            for det in self.e2:
+                conn.lanearea.subscribe(det, zone_vars)
         self._counted: dict[str, int] = {}
         """Vehicles each stop-line loop had counted in its current interval, last step."""
-        if per_step:
-            for det in self.e2:
-                conn.lanearea.subscribe(
-                    det, (tc.LAST_STEP_VEHICLE_NUMBER, tc.LAST_STEP_VEHICLE_HALTING_NUMBER)
-                )
 
     def queue_vehicles(self) -> dict[str, int]:
         """Vehicles now on each queue zone, by detector id (needs ``per_step``)."""
         res = self.conn.lanearea.getAllSubscriptionResults()
         return {d: int(v.get(tc.LAST_STEP_VEHICLE_NUMBER, 0)) for d, v in res.items()}
 
-    def queue_halting(self) -> dict[str, int]:
-        """Vehicles now standing on each queue zone, by detector id (needs ``per_step``)."""
-        res = self.conn.lanearea.getAllSubscriptionResults()
-        key = tc.LAST_STEP_VEHICLE_HALTING_NUMBER
-        return {d: int(v.get(key, 0)) for d, v in res.items()}
+    def read_step(self) -> StepReading:
+        """Every per-step value, one subscription read per detector kind (needs ``gaps``).
 
-    def gaps(self) -> dict[str, float]:
-        """Seconds since a vehicle last left each stop-line loop (needs ``gaps``)."""
-        res = self.conn.inductionloop.getAllSubscriptionResults()
-        key = tc.LAST_STEP_TIME_SINCE_DETECTION
-        return {d: float(v[key]) for d, v in res.items() if key in v}
-
-    def passed(self) -> dict[str, int]:
-        """Vehicles that reached each stop-line loop since the last call (needs ``gaps``).
-
-        From the count of the loop's current period, which restarts with every period.
-        A vehicle counts when it reaches the loop (SUMO's interval count takes it when
-        it leaves), so the two totals differ at most by a vehicle standing on the loop.
+        Passages come from the count of each loop's current period, which restarts with
+        every period. A vehicle counts when it reaches the loop (SUMO's interval count
+        takes it when it leaves), so the totals differ at most by a vehicle standing on
+        the loop.
         """
-        res = self.conn.inductionloop.getAllSubscriptionResults()
-        out: dict[str, int] = {}
-        for d, v in res.items():
-            if tc.VAR_INTERVAL_NUMBER not in v:
+        zones = self.conn.lanearea.getAllSubscriptionResults()
+        number, halting = tc.LAST_STEP_VEHICLE_NUMBER, tc.LAST_STEP_VEHICLE_HALTING_NUMBER
+        gap, counted = tc.LAST_STEP_TIME_SINCE_DETECTION, tc.VAR_INTERVAL_NUMBER
+        gaps: dict[str, float] = {}
+        passed: dict[str, int] = {}
+        for d, v in self.conn.inductionloop.getAllSubscriptionResults().items():
+            if gap not in v:
                 continue
-            now = int(v[tc.VAR_INTERVAL_NUMBER])
-            before = self._counted.get(d, 0)
-            out[d] = now - before if now >= before else now
+            gaps[d] = float(v[gap])
+            now, before = int(v[counted]), self._counted.get(d, 0)
+            passed[d] = now - before if now >= before else now
             self._counted[d] = now
-        return out
+        return StepReading(
+            {d: int(v.get(number, 0)) for d, v in zones.items()},
+            {d: int(v.get(halting, 0)) for d, v in zones.items()},
+            gaps,
+            passed,
+        )
 
     def last_interval(self) -> dict[str, Reading]:
         """Every detector's last completed interval, by detector id (needs ``intervals``)."""

@@ -31,10 +31,12 @@ class ReadEveryStep(Controller):
         self.periods = self.steps_with_queue = 0
 
     def step(self, sim, t):
-        for d, n in self.reader.passed().items():
+        now = self.reader.read_step()
+        for d, n in now.passed.items():
             self.summed[d] = self.summed.get(d, 0) + n
-        counts, halting = self.reader.queue_vehicles(), self.reader.queue_halting()
-        assert counts.keys() == halting.keys()
+        counts, halting = now.counts, now.halting
+        assert counts == self.reader.queue_vehicles()
+        assert counts.keys() == halting.keys() and now.gaps.keys() == now.passed.keys()
         assert all(0 <= halting[d] <= counts[d] for d in counts)
         self.steps_with_queue += any(halting.values())
         if t + 1e-9 >= self.next_close:
