@@ -94,24 +94,19 @@ class DetectorReader:
         takes it when it leaves), so the totals differ at most by a vehicle standing on
         the loop.
         """
-        zones = self.conn.lanearea.getAllSubscriptionResults()
-        number, halting = tc.LAST_STEP_VEHICLE_NUMBER, tc.LAST_STEP_VEHICLE_HALTING_NUMBER
+        number, standing = tc.LAST_STEP_VEHICLE_NUMBER, tc.LAST_STEP_VEHICLE_HALTING_NUMBER
         gap, counted = tc.LAST_STEP_TIME_SINCE_DETECTION, tc.VAR_INTERVAL_NUMBER
-        gaps: dict[str, float] = {}
-        passed: dict[str, int] = {}
+        step = StepReading({}, {}, {}, {})
+        for d, v in self.conn.lanearea.getAllSubscriptionResults().items():
+            step.counts[d] = v[number]
+            step.halting[d] = v[standing]
+        last = self._counted
         for d, v in self.conn.inductionloop.getAllSubscriptionResults().items():
-            if gap not in v:
-                continue
-            gaps[d] = float(v[gap])
-            now, before = int(v[counted]), self._counted.get(d, 0)
-            passed[d] = now - before if now >= before else now
-            self._counted[d] = now
-        return StepReading(
-            {d: int(v.get(number, 0)) for d, v in zones.items()},
-            {d: int(v.get(halting, 0)) for d, v in zones.items()},
-            gaps,
-            passed,
-        )
+            step.gaps[d] = v[gap]
+            now, before = v[counted], last.get(d, 0)
+            step.passed[d] = now - before if now >= before else now
+            last[d] = now
+        return step
 
     def last_interval(self) -> dict[str, Reading]:
         """Every detector's last completed interval, by detector id (needs ``intervals``)."""
