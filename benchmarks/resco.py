@@ -1,7 +1,7 @@
 """Every strategy on the RESCO scenarios (Cologne, Ingolstadt), beside the published figures.
 
     .venv/bin/python benchmarks/resco.py --scenarios DIR [--names cologne1,cologne3]
-    .venv/bin/python benchmarks/resco.py --scenarios DIR --seeds 0-9
+    .venv/bin/python benchmarks/resco.py --scenarios DIR --seeds 0-19
 
 ``DIR`` holds one folder per scenario with its ``.sumocfg`` (the RESCO benchmark networks
 as redistributed with sumo-rl). Exits cleanly when the folder is missing. With several
