@@ -80,7 +80,7 @@ def foreign_scenario(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def turn_lane_scenario(tmp_path_factory) -> Path:
     """Two signals with left-turn lanes: the left turn yields in the through stage and has
-    its own arrow stage (netconvert's programs), and a heavy left-turn demand."""
+    its own arrow stage (netconvert's programs); flows between all fringe edges."""
     d = tmp_path_factory.mktemp("turn_lanes")
     net = d / "turns.net.xml"
     subprocess.run(

@@ -17,14 +17,14 @@ from signal_opt.sumo.simulation import run
 pytestmark = pytest.mark.sumo
 
 
-def _run_monitored(scenario, controller, out: Path):
+def _run_monitored(scenario, controller, out: Path, also=()):
     monitors: list[SafetyMonitor] = []
 
     def attach(sim):
         monitors.append(SafetyMonitor(sim.intersections).attach(sim))
         return monitors[-1]
 
-    metrics = run(scenario, controller, out, monitors=[attach], progress=False)
+    metrics = run(scenario, controller, out, monitors=[attach, *also], progress=False)
     return metrics, monitors[0]
 
 
@@ -78,14 +78,8 @@ def test_yielding_left_turns_are_measured_and_get_their_arrow(turn_lane_scenario
 
         return arrow_steps
 
-    monitors: list[SafetyMonitor] = []
-
-    def attach(sim):
-        monitors.append(SafetyMonitor(sim.intersections).attach(sim))
-        return monitors[-1]
-
-    run(sc, ctl, tmp_path, monitors=[attach, watch_arrows], progress=False)
-    assert monitors[0].violations == []
+    _, monitor = _run_monitored(sc, ctl, tmp_path, also=[watch_arrows])
+    assert monitor.violations == []
     for tls_id, sig in ctl.free.items():
         d = sig.discharge
         assert d.yields.any()
