@@ -34,92 +34,38 @@ def _flows(net_file: Path, path: Path, per_hour: float, end: float) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-@pytest.fixture(scope="session")
-def foreign_scenario(tmp_path_factory) -> Path:
-    """A 3 x 2 signalized grid with netconvert's own programs and light demand (a .sumocfg)."""
-    d = tmp_path_factory.mktemp("foreign")
-    net = d / "grid.net.xml"
+def _grid_scenario(d: Path, name: str, options: list[str], per_hour: float) -> Path:
+    """A netgenerate grid with netconvert's own signal programs, flows between all fringe
+    edges for 900 s, and its .sumocfg."""
+    net = d / f"{name}.net.xml"
+    common = ["--grid", "--grid.length", "250", "--default.lanenumber", "2"]
+    common += ["--tls.guess", "true", "--tls.left-green.time", "6", "--no-turnarounds", "true"]
     subprocess.run(
-        [
-            sumolib.checkBinary("netgenerate"),
-            "--grid",
-            "--grid.x-number",
-            "3",
-            "--grid.y-number",
-            "2",
-            "--grid.length",
-            "250",
-            "--grid.attach-length",
-            "150",
-            "--default.lanenumber",
-            "2",
-            "--tls.guess",
-            "true",
-            "--tls.left-green.time",
-            "6",
-            "--no-turnarounds",
-            "true",
-            "-o",
-            str(net),
-            "--seed",
-            "1",
-        ],
+        [sumolib.checkBinary("netgenerate"), *common, *options, "-o", str(net), "--seed", "1"],
         check=True,
         capture_output=True,
     )
-    _flows(net, d / "grid.rou.xml", 60.0, 900.0)
-    cfg = d / "grid.sumocfg"
+    _flows(net, d / f"{name}.rou.xml", per_hour, 900.0)
+    cfg = d / f"{name}.sumocfg"
     cfg.write_text(
         "<configuration><input>"
-        '<net-file value="grid.net.xml"/><route-files value="grid.rou.xml"/>'
+        f'<net-file value="{name}.net.xml"/><route-files value="{name}.rou.xml"/>'
         '</input><time><begin value="0"/><end value="900"/></time></configuration>\n'
     )
     return cfg
+
+
+@pytest.fixture(scope="session")
+def foreign_scenario(tmp_path_factory) -> Path:
+    """A 3 x 2 signalized grid with netconvert's own programs and light demand (a .sumocfg)."""
+    size = ["--grid.x-number", "3", "--grid.y-number", "2", "--grid.attach-length", "150"]
+    return _grid_scenario(tmp_path_factory.mktemp("foreign"), "grid", size, 60.0)
 
 
 @pytest.fixture(scope="session")
 def turn_lane_scenario(tmp_path_factory) -> Path:
     """Two signals with left-turn lanes: the left turn yields in the through stage and has
     its own arrow stage (netconvert's programs); flows between all fringe edges."""
-    d = tmp_path_factory.mktemp("turn_lanes")
-    net = d / "turns.net.xml"
-    subprocess.run(
-        [
-            sumolib.checkBinary("netgenerate"),
-            "--grid",
-            "--grid.x-number",
-            "2",
-            "--grid.y-number",
-            "1",
-            "--grid.length",
-            "250",
-            "--grid.attach-length",
-            "200",
-            "--default.lanenumber",
-            "2",
-            "--turn-lanes",
-            "1",
-            "--turn-lanes.length",
-            "60",
-            "--tls.guess",
-            "true",
-            "--tls.left-green.time",
-            "6",
-            "--no-turnarounds",
-            "true",
-            "-o",
-            str(net),
-            "--seed",
-            "1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    _flows(net, d / "turns.rou.xml", 90.0, 900.0)
-    cfg = d / "turns.sumocfg"
-    cfg.write_text(
-        "<configuration><input>"
-        '<net-file value="turns.net.xml"/><route-files value="turns.rou.xml"/>'
-        '</input><time><begin value="0"/><end value="900"/></time></configuration>\n'
-    )
-    return cfg
+    options = ["--grid.x-number", "2", "--grid.y-number", "1", "--grid.attach-length", "200"]
+    options += ["--turn-lanes", "1", "--turn-lanes.length", "60"]
+    return _grid_scenario(tmp_path_factory.mktemp("turn_lanes"), "turns", options, 90.0)
