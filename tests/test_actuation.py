@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from signal_opt.controllers.actuation import Detected, FreeSettings, choose_stage, free_signal
+from signal_opt.controllers.actuation import FreeSettings, choose_stage, free_signal
 from signal_opt.controllers.max_pressure import Pressure
 from signal_opt.model import Plan
+from signal_opt.sumo.detector_reader import StepReading
 from signal_opt.sumo.network import load_intersections, read_net
 
 NET = Path(__file__).resolve().parents[1] / "networks/yizhuang_core/yizhuang_core.net.xml"
@@ -41,7 +42,9 @@ def _choose_walk(
     # the controller leaves faulty detectors out of what it passes
     counts = {d: n for d, n in counts.items() if d not in bad}
     gaps = {d: g for d, g in gaps.items() if d not in bad}
-    seen = Detected(counts, gaps, halting)
+    # unless told otherwise, every vehicle on a queue zone stands (none is moving)
+    halting = halting if halting is not None else dict(counts)
+    seen = StepReading(counts, halting, gaps, {})
     return choose_stage(sig, stage, t - elapsed, t, seen, S, frozenset(calls))
 
 

@@ -42,6 +42,7 @@ import numpy as np
 from signal_opt.controllers.discharge import Discharge
 from signal_opt.controllers.max_pressure import Pressure
 from signal_opt.model import GREEN_STATES, Intersection, Plan
+from signal_opt.sumo.detector_reader import StepReading
 
 
 @dataclass(frozen=True)
@@ -124,42 +125,27 @@ def free_signal(
     return sig
 
 
-@dataclass(frozen=True)
-class Detected:
-    """What a signal's usable detectors show this step (faulty ones left out).
-
-    ``counts``: vehicles now on each queue zone, ``halting``: those of them standing;
-    ``gaps``: seconds since the last vehicle on each stop-line loop, ``passed``: vehicles
-    it counted in the last step. Without ``halting`` and ``passed`` a green is not kept
-    for moving vehicles and no service rate is learned.
-    """
-
-    counts: Mapping[str, int]
-    gaps: Mapping[str, float]
-    halting: Mapping[str, int] | None = None
-    passed: Mapping[str, int] | None = None
-
-
 def choose_stage(
     sig: FreeSignal,
     stage: int,
     started: float,
     t: float,
-    seen: Detected,
+    seen: StepReading,
     settings: FreeSettings,
     calls: frozenset[int] = frozenset(),
 ) -> tuple[int, bool]:
     """The stage signal ``sig`` should show after this step (``stage`` to keep it), and
     whether with its pedestrian walk.
 
-    ``stage`` is the green showing since ``started``; ``calls`` holds the crossing link
-    indices whose push button is pressed.
+    ``stage`` is the green showing since ``started``; ``seen`` holds what the usable
+    detectors show (faulty ones left out), ``calls`` the crossing link indices whose push
+    button is pressed.
     """
     sig.last_green[stage] = t
     for d in sig.queues[stage]:
         sig.zone_green[d] = t
     sig.called_since = {c: sig.called_since.get(c, t) for c in calls}
-    if sig.discharge is not None and seen.halting is not None and seen.passed is not None:
+    if sig.discharge is not None:
         sig.discharge.observe(stage, seen.halting, seen.passed)
     choice = _choose(sig, stage, t - started, t, seen, settings)
     return choice, bool(sig.crossings[choice] & calls)
@@ -170,7 +156,7 @@ def _choose(
     stage: int,
     elapsed: float,
     t: float,
-    seen: Detected,
+    seen: StepReading,
     settings: FreeSettings,
 ) -> int:
     if elapsed + 1e-9 < sig.x.stages[stage].min_green_for(False):
@@ -200,7 +186,7 @@ def _choose(
     )
     maxed = elapsed >= sig.max_greens[stage]
     pushed = elapsed >= sig.holds[stage] and pressure[best] > pressure[stage]
-    if pushed and settings.keep_moving and seen.halting is not None:
+    if pushed and settings.keep_moving:
         standing = seen.halting
         moving = sum(counts[d] - standing.get(d, 0) for d in sig.queues[stage] if d in counts)
         pushed = pressure[best] > moving

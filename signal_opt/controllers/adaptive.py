@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 
 from signal_opt.controllers.actuation import (
-    Detected,
     FreeSettings,
     FreeSignal,
     choose_stage,
@@ -47,7 +46,7 @@ from signal_opt.detectors import FAULT_KINDS, DemandEstimator, Minute
 from signal_opt.model import Intersection, Plan, check_plan
 from signal_opt.retiming import retime_network
 from signal_opt.sumo.coordination import platoon_links
-from signal_opt.sumo.detector_reader import served_lane
+from signal_opt.sumo.detector_reader import StepReading, served_lane
 from signal_opt.sumo.detectors import detector_infos
 from signal_opt.sumo.pushbuttons import PushButtons
 from signal_opt.sumo.simulation import RunContext, Simulation
@@ -193,11 +192,11 @@ class AdaptiveController(Controller):
         if t + 1e-9 >= self.next_retime:
             self._retime(t)
             self.next_retime += self.settings.interval
-        seen = Detected(now.counts, now.gaps, now.halting, now.passed)
+        seen = now
         if self._bad:  # faulty detectors are left out of free operation too
             bad = self._bad
-            seen = Detected(
-                *(_usable(m, bad) for m in (now.counts, now.gaps, now.halting, now.passed))
+            seen = StepReading(
+                *(_usable(m, bad) for m in (now.counts, now.halting, now.gaps, now.passed))
             )
         calls = self.buttons.pressed() if self.buttons is not None else {}
         for tls_id, sig in self.free.items():
