@@ -51,6 +51,10 @@ class TimingRules:
     permitted_factor: float = 0.5
     uturn_factor: float = 0.5
 
+    def pedestrian_time(self, crossing_length: float) -> float:
+        """Walk plus clearance (s) for a crossing ``crossing_length`` m long."""
+        return self.ped_walk + crossing_length / self.ped_speed
+
 
 def read_net(path: str | Path) -> sumolib.net.Net:
     """Read ``path`` with programs and pedestrian connections; clear error if unreadable."""
@@ -371,7 +375,7 @@ def _min_green(
     clearance_overlap = sum(p.duration for p in intergreen)
     for link in links:
         if link.is_crossing and phase.state[link.index] in GREEN_STATES:
-            needed = rules.ped_walk + link.crossing_length / rules.ped_speed - clearance_overlap
+            needed = rules.pedestrian_time(link.crossing_length) - clearance_overlap
             walk = max(walk, needed)
             if next_state[link.index] not in GREEN_STATES:
                 ped = max(ped, needed)  # else the crossing stays green into the next stage

@@ -75,7 +75,7 @@ class SafetyMonitor:
             min_green = min((s.min_green for s in x.stages), default=0.0)
             clearance = max((s.intergreen_time for s in x.stages), default=0.0)
             ped_green = {
-                lk.index: rules.ped_walk + lk.crossing_length / rules.ped_speed - clearance
+                lk.index: rules.pedestrian_time(lk.crossing_length) - clearance
                 for lk in x.links
                 if lk.is_crossing
             }
