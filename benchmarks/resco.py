@@ -19,6 +19,7 @@ from pathlib import Path
 from statistics import mean
 
 from signal_opt.runs import RunSpec, format_table, run_many
+from signal_opt.sweep.grid import parse_seeds
 
 # RESCO's mean tripinfo timeLoss, read off its published delay figure (SUMO 1.9, +-2 %).
 PUBLISHED = {
@@ -38,7 +39,7 @@ def main() -> int:
     ap.add_argument("--names", default=",".join(PUBLISHED))
     ap.add_argument("--controllers", default="fixed,webster,actuated,max-pressure,adaptive")
     ap.add_argument("--out", default="out/resco")
-    ap.add_argument("--seeds", default="0", help="0, 0,1,2 or 0-9")
+    ap.add_argument("--seeds", default="0", help="0, 0,1,2, 0-9 or 0-4,10")
     ap.add_argument("--jobs", type=int, default=None)
     args = ap.parse_args()
     seeds = parse_seeds(args.seeds)
@@ -75,13 +76,6 @@ def main() -> int:
     Path(args.out).mkdir(parents=True, exist_ok=True)
     Path(args.out, "results.json").write_text(json.dumps(rows, indent=2))
     return 0
-
-
-def parse_seeds(text: str) -> list[int]:
-    if "-" in text:
-        lo, hi = text.split("-")
-        return list(range(int(lo), int(hi) + 1))
-    return [int(s) for s in text.split(",")]
 
 
 def summary(rows: list[dict]) -> str:

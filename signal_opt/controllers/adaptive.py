@@ -32,12 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from signal_opt.controllers.actuation import (
-    FreeSettings,
-    FreeSignal,
-    choose_stage,
-    free_signal,
-)
+from signal_opt.controllers.actuation import FreeSettings, FreeSignal, choose_stage, free_signal
 from signal_opt.controllers.base import Controller
 from signal_opt.controllers.discharge import discharge_of
 from signal_opt.controllers.max_pressure import pressure_of, queue_detectors
