@@ -6,7 +6,15 @@ from typing import Any
 
 from signal_opt.controllers.base import Controller
 
-STRATEGIES = ("fixed", "webster", "actuated", "max-pressure", "adaptive")
+STRATEGIES = (
+    "fixed",
+    "webster",
+    "actuated",
+    "max-pressure",
+    "sumo-actuated",
+    "sumo-delay_based",
+    "adaptive",
+)
 """Every strategy the command line and the comparisons know, in report order."""
 
 
@@ -34,6 +42,14 @@ def make_controller(name: str, **options: Any) -> Controller:
         return MaxPressureController(
             **{k: v for k, v in options.items() if k in ("hold", "hold_intergreens")}
         )
+    if name == "sumo-actuated":
+        from signal_opt.controllers.stock import SumoActuated
+
+        return SumoActuated()
+    if name == "sumo-delay_based":
+        from signal_opt.controllers.stock import SumoDelayBased
+
+        return SumoDelayBased()
     if name == "adaptive":
         from signal_opt.controllers.adaptive import AdaptiveController
 

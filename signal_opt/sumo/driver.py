@@ -24,7 +24,7 @@ import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from signal_opt.model import Intersection, Phase, Plan, check_plan
+from signal_opt.model import GREEN_STATES, Intersection, Phase, Plan, check_plan
 from signal_opt.sumo.programs import quantize_greens, transition_phases
 
 EarlyEnd = Callable[[str, int, float, float], bool]
@@ -100,19 +100,28 @@ class SignalDriver:
             base = x.base_plan()
             light = _Light(x, base)
             self.lights[tls_id] = light
-            n = sum(1 + len(s.intergreen) for s in x.stages)
             phases = _rotated_phases(x)
-            sumo_phase = int(self.conn.trafficlight.getPhase(tls_id))
-            remaining = float(self.conn.trafficlight.getNextSwitch(tls_id)) - t
-            first = x.stages[0].phase_index
-            j = (sumo_phase - first) % n
             state_now = self.conn.trafficlight.getRedYellowGreenState(tls_id)
-            if j >= len(phases) or phases[j][0].state != state_now:
-                j, remaining = 0, phases[0][0].duration  # unknown program: start a cycle now
-            # Build the rest of the current cycle from phase j.
-            end = t + max(remaining, 0.0)
-            light.schedule = []
+            found = _locate(
+                x,
+                phases,
+                int(self.conn.trafficlight.getPhase(tls_id)),
+                float(self.conn.trafficlight.getNextSwitch(tls_id)) - t,
+                state_now,
+                t,
+            )
             stage_of = [p[1] for p in phases]
+            light.schedule = []
+            if found is None:  # not where the model's program could be: clear, then stage 0
+                j, end = 0, t
+                for phase in _clearing(x, state_now):
+                    end += phase.duration
+                    light.schedule.append((phase.state, end, -1))
+                end += phases[0][0].duration
+            else:
+                j, remaining = found
+                end = t + max(remaining, 0.0)
+            # Build the rest of the current cycle from phase j.
             light.schedule.append((phases[j][0].state, end, stage_of[j]))
             for k in range(j + 1, len(phases)):
                 end += phases[k][0].duration
@@ -120,7 +129,7 @@ class SignalDriver:
             light.position = 0
             light.cycle_start = t
             light.stage_started = t
-            if stage_of[j] >= 0:
+            if found is not None and stage_of[j] >= 0:
                 self._started(light, phases[j][0].state, stage_of[j], t)
             self._set(tls_id, light.schedule[0][0])
             self._push(light.schedule[0][1], tls_id)
@@ -400,4 +409,55 @@ def _rotated_phases(x: Intersection) -> list[tuple[Phase, int]]:
     for k, stage in enumerate(x.stages):
         out.append((Phase(stage.base_green, stage.state), k))
         out.extend((p, -1) for p in stage.intergreen)
+    return out
+
+
+def _locate(
+    x: Intersection,
+    phases: list[tuple[Phase, int]],
+    sumo_phase: int,
+    remaining: float,
+    state_now: str,
+    t: float,
+) -> tuple[int, float] | None:
+    """Where the running program is in ``phases`` (the model's cycle) at ``t``: ``(index,
+    seconds left)``, or None if neither SUMO's phase number nor the program's cycle
+    position shows the state SUMO shows now."""
+    n = sum(1 + len(s.intergreen) for s in x.stages)
+    j = (sumo_phase - x.stages[0].phase_index) % n
+    if j < len(phases) and phases[j][0].state == state_now:
+        return j, remaining
+    # Runs of equal phases are one model phase: find the position from the cycle time.
+    cycle = sum(p.duration for p, _ in phases)
+    into = (t - x.base_offset) % cycle if cycle > 0 else 0.0
+    for k, (phase, _) in enumerate(phases):
+        if into < phase.duration - 1e-9:
+            if phase.state == state_now:
+                return k, phase.duration - into
+            return None
+        into -= phase.duration
+    return None
+
+
+def _clearing(x: Intersection, state_now: str) -> list[Phase]:
+    """Yellow then all-red from an unknown ``state_now``, as long as the longest the
+    model has, before the first stage starts."""
+    yellow = max(
+        sum(p.duration for p in s.intergreen if any(c in "yY" for c in p.state))
+        for s in x.stages
+    )
+    all_red = max(s.intergreen_time for s in x.stages) - yellow
+    first = x.stages[0].state
+    keep = [a in GREEN_STATES and b in GREEN_STATES for a, b in zip(state_now, first)]
+    out = []
+    if yellow > 0:
+        out.append(
+            Phase(
+                yellow,
+                "".join(
+                    a if k else ("y" if a in GREEN_STATES else "r") for a, k in zip(state_now, keep)
+                ),
+            )
+        )
+    out.append(Phase(max(all_red, 1.0), "".join(a if k else "r" for a, k in zip(state_now, keep))))
     return out

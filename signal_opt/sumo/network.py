@@ -24,6 +24,8 @@ from signal_opt.model import (
     Phase,
     Stage,
 )
+from signal_opt.sumo.running import Program, running_programs
+from signal_opt.sumo.stages import ProgramNotModelled, split_stages
 
 
 class NetworkError(ValueError):
@@ -69,30 +71,86 @@ def read_net(path: str | Path) -> sumolib.net.Net:
         raise NetworkError(f"cannot read network {path}: {exc}") from exc
 
 
+@dataclass(frozen=True)
+class SignalModels:
+    """Every traffic light of a network: the model of each one signal-opt controls, the
+    program it was modelled from, and the lights left running their own program."""
+
+    intersections: list[Intersection]
+    programs: dict[str, Program]
+    """The program each light runs at the start (see :mod:`signal_opt.sumo.running`)."""
+    unmodelled: dict[str, str]
+    """``{tls_id: reason}`` of lights whose program the model cannot represent safely;
+    they keep running it under every strategy."""
+
+    def report(self) -> dict[str, dict[str, object]]:
+        """Per light: program id, type and file, stages modelled or why not (for
+        ``metrics.json``)."""
+        stages = {x.id: len(x.stages) for x in self.intersections}
+        out: dict[str, dict[str, object]] = {}
+        for tls_id, program in sorted(self.programs.items()):
+            row: dict[str, object] = {
+                "program": program.program_id,
+                "type": program.type,
+                "source": Path(program.source).name,
+            }
+            if tls_id in stages:
+                row["stages"] = stages[tls_id]
+            else:
+                row["not_modelled"] = self.unmodelled.get(tls_id, "not requested")
+            out[tls_id] = row
+        return out
+
+
+def load_signals(
+    net: sumolib.net.Net | str | Path,
+    additional_files: Iterable[str | Path] = (),
+    rules: TimingRules | None = None,
+    net_file: str | Path | None = None,
+) -> SignalModels:
+    """Models of every traffic light, each from the program it runs at the start (the
+    last one loaded from the network, then ``additional_files`` in order)."""
+    if not isinstance(net, sumolib.net.Net):
+        net_file = net
+        net = read_net(net)
+    rules = rules or TimingRules()
+    programs = running_programs(net, net_file or "net", additional_files)
+    if not programs:
+        raise NetworkError("the network has no traffic lights")
+    lights = {tls.getID(): tls for tls in net.getTrafficLights()}
+    out = []
+    unmodelled = {}
+    for tls_id in sorted(programs):
+        try:
+            out.append(_intersection(net, lights[tls_id], programs[tls_id], rules))
+        except ProgramNotModelled as exc:
+            unmodelled[tls_id] = str(exc)
+    if not out:
+        reasons = "; ".join(f"{k}: {v}" for k, v in unmodelled.items())
+        raise NetworkError(f"no traffic light has a program the model can represent ({reasons})")
+    return SignalModels(out, programs, unmodelled)
+
+
 def load_intersections(
     net: sumolib.net.Net | str | Path,
     tls_ids: Iterable[str] | None = None,
     rules: TimingRules | None = None,
+    additional_files: Iterable[str | Path] = (),
 ) -> list[Intersection]:
-    """Intersection model of every traffic light in ``net`` (or of ``tls_ids``), sorted by id."""
-    if not isinstance(net, sumolib.net.Net):
-        net = read_net(net)
-    rules = rules or TimingRules()
-    lights = {tls.getID(): tls for tls in net.getTrafficLights()}
-    if not lights:
-        raise NetworkError("the network has no traffic lights")
-    wanted = sorted(lights) if tls_ids is None else list(tls_ids)
-    missing = [t for t in wanted if t not in lights]
+    """Intersection model of every traffic light in ``net`` (or of ``tls_ids``) that the
+    model can represent, sorted by id (see :func:`load_signals`)."""
+    models = load_signals(net, additional_files, rules)
+    if tls_ids is None:
+        return models.intersections
+    wanted = list(tls_ids)
+    by_id = {x.id: x for x in models.intersections}
+    missing = [t for t in wanted if t not in models.programs]
     if missing:
         raise NetworkError(f"unknown traffic light id(s): {', '.join(missing)}")
-    out = []
-    for tls_id in wanted:
-        intersection = _intersection(net, lights[tls_id], rules)
-        if intersection is not None:
-            out.append(intersection)
-    if not out:
-        raise NetworkError("no traffic light in the network has a usable static program")
-    return out
+    refused = [f"{t} ({models.unmodelled[t]})" for t in wanted if t not in by_id]
+    if refused:
+        raise NetworkError(f"traffic light(s) the model cannot represent: {', '.join(refused)}")
+    return [by_id[t] for t in wanted]
 
 
 def _direction(net: sumolib.net.Net, in_lane: sumolib.net.lane.Lane, out_lane) -> str:
@@ -156,58 +214,35 @@ def _conflicts(links: list[Link], nodes: dict[int, Any]) -> frozenset[tuple[int,
     return frozenset(pairs)
 
 
-def _static_program(tls):
-    programs = tls.getPrograms()
-    if not programs:
-        return None
-    for program in programs.values():
-        if program.getType() in ("static", "actuated", "delay_based", "NEMA"):
-            return program
-    return next(iter(programs.values()))
-
-
-def _intersection(net, tls, rules: TimingRules) -> Intersection | None:
-    program = _static_program(tls)
-    if program is None:
-        return None
-    raw = [
-        Phase(float(p.duration), p.state, _num(p.minDur), _num(p.maxDur))
-        for p in program.getPhases()
-    ]
-    if not raw or not any(not p.is_transition for p in raw):
-        return None
-    # Rotate so that the cycle starts with a stage; keep the program's timing by moving
-    # the offset by the same amount.
-    first = next(i for i, p in enumerate(raw) if not p.is_transition)
-    shift = sum(p.duration for p in raw[:first])
-    phases = raw[first:] + raw[:first]
-    offset = float(program.getOffset() or 0.0) + shift
-
+def _intersection(net, tls, program: Program, rules: TimingRules) -> Intersection:
+    split = split_stages(program.phases, program.type, program.jumps)
+    offset = program.offset + split.shift  # the cycle starts with the first stage
     links, nodes = _links(net, tls)
-    n_state = len(phases[0].state)
+    n_state = len(program.phases[0].state)
     links = [lk for lk in links if lk.index < n_state]
-
-    stage_phases: list[tuple[int, Phase, list[Phase]]] = []
-    for i, phase in enumerate(phases):
-        if phase.is_transition:
-            stage_phases[-1][2].append(phase)
-        else:
-            stage_phases.append((i, phase, []))
-
     conflicts = _conflicts(links, nodes)
-    groups = _lane_groups(links, [p for _, p, _ in stage_phases], rules, conflicts)
+    for stage in split.stages:
+        for i, j in conflicts:
+            if stage.green.state[i] == "G" and stage.green.state[j] == "G":
+                raise ProgramNotModelled(
+                    f"phase {stage.phase_index} shows conflicting links {i} and {j} both green"
+                )
+    groups = _lane_groups(links, [s.green for s in split.stages], rules, conflicts)
     stages = []
-    for k, (i, phase, intergreen) in enumerate(stage_phases):
-        served = tuple(g for g, group in enumerate(groups) if _serves(phase.state, group.links))
-        next_state = stage_phases[(k + 1) % len(stage_phases)][1].state
-        min_green, walk_min, vehicle_min = _min_green(phase, intergreen, next_state, links, rules)
+    for k, sp in enumerate(split.stages):
+        served = tuple(g for g, group in enumerate(groups) if _serves(sp.green.state, group.links))
+        next_state = split.stages[(k + 1) % len(split.stages)].green.state
+        intergreen = list(sp.intergreen)
+        min_green, walk_min, vehicle_min = _min_green(
+            sp.green, intergreen, next_state, links, rules
+        )
         stages.append(
             Stage(
-                phase_index=(i + first) % len(raw),
-                state=phase.state,
+                phase_index=sp.phase_index,
+                state=sp.green.state,
                 lane_groups=served,
                 min_green=min_green,
-                base_green=phase.duration,
+                base_green=sp.green.duration,
                 intergreen=tuple(intergreen),
                 vehicle_min_green=vehicle_min,
                 walk_min_green=walk_min,
@@ -220,7 +255,7 @@ def _intersection(net, tls, rules: TimingRules) -> Intersection | None:
     ys = [net.getNode(n).getCoord()[1] for n in node_list]
     return Intersection(
         id=tls.getID(),
-        program_id=program._id,
+        program_id=program.program_id,
         links=tuple(links),
         lane_groups=tuple(groups),
         stages=tuple(stages),
@@ -233,14 +268,6 @@ def _intersection(net, tls, rules: TimingRules) -> Intersection | None:
         x=sum(xs) / len(xs) if xs else 0.0,
         y=sum(ys) / len(ys) if ys else 0.0,
     )
-
-
-def _num(value) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if v >= 0 else None
 
 
 def _links(net, tls) -> tuple[list[Link], dict[int, Any]]:
@@ -370,7 +397,12 @@ def _min_green(
 ) -> tuple[float, float, float]:
     """Minimum greens (s): in the program's order, with the walk when any stage may
     follow, and for vehicles alone (crossings red)."""
+    # The rule's minimum, never above a green the program itself gives a short phase (an
+    # engineered 3 s leading arrow stays possible), never below the program's own minDur.
     vehicle = max(rules.min_green_floor, min(rules.min_green, phase.duration))
+    vehicle = min(vehicle, phase.duration)
+    if phase.min_dur is not None:
+        vehicle = max(vehicle, min(phase.min_dur, phase.duration))
     ped = walk = 0.0
     clearance_overlap = sum(p.duration for p in intergreen)
     for link in links:

@@ -35,13 +35,17 @@ class RunMetrics:
     controller: dict[str, Any] = field(default_factory=dict)
     """The strategy's own figures (:meth:`Controller.summary`): for ``adaptive`` retimings,
     fallbacks and detector faults. Not a number: tables read :data:`FIGURES`."""
+    signals: dict[str, Any] = field(default_factory=dict)
+    """Per traffic light, the program it was modelled from (id, type, file) and its stage
+    count, or why it was left running its own program."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 FIGURES = tuple(f.name for f in fields(RunMetrics) if f.type in ("int", "float"))
-"""The numeric fields of :class:`RunMetrics` (every one but ``controller``), in order."""
+"""The numeric fields of :class:`RunMetrics` (every one but ``controller`` and ``signals``), in
+order."""
 
 
 def _tripinfo_arrays(path: Path) -> dict[str, np.ndarray]:

@@ -29,8 +29,9 @@ from signal_opt.model import Intersection, Plan
 from signal_opt.sumo import detectors as det
 from signal_opt.sumo.detector_reader import DetectorReader
 from signal_opt.sumo.driver import SignalDriver
-from signal_opt.sumo.network import load_intersections, read_net
+from signal_opt.sumo.network import SignalModels, load_signals, read_net
 from signal_opt.sumo.outputs import RunMetrics, read_metrics, time_series
+from signal_opt.sumo.running import check_running, running_programs
 from signal_opt.sumo.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -55,6 +56,8 @@ class RunContext:
     detectors: list[det.DetectorSpec]
     out_dir: Path
     seed: int
+    signals: SignalModels | None = None
+    """Every light's running program, and the lights left running it (not modelled)."""
 
 
 class PlanLog:
@@ -205,9 +208,10 @@ def run(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     net = read_net(scenario.net_file)
-    intersections = load_intersections(net)
+    signals = load_signals(net, scenario.additional_files, net_file=scenario.net_file)
+    intersections = signals.intersections
     specs, det_files = prepare_detectors(scenario, net, out)
-    ctx = RunContext(scenario, net, intersections, specs, out, seed)
+    ctx = RunContext(scenario, net, intersections, specs, out, seed, signals)
     extra = controller.prepare(ctx)
     cmd = sumo_command(scenario, out, seed, [*det_files, *extra], gui=gui or backend == "gui")
     backend = "traci" if gui or backend == "gui" else backend
@@ -220,6 +224,7 @@ def run(
     sim = None
     try:
         conn = _start(cmd, backend, label)
+        _check_programs(conn, net, scenario, [*det_files, *extra])
         sim = Simulation(conn, ctx, plan_log, reader_factory=reader_factory)
         sim.time = scenario.begin
         controller.start(sim)
@@ -243,11 +248,26 @@ def run(
                 conn.close()
     wall = time.perf_counter() - wall0
     metrics = read_metrics(out / "tripinfo.xml", out / "statistics.xml", wall)
-    metrics = replace(metrics, controller=controller.summary())
+    metrics = replace(metrics, controller=controller.summary(), signals=signals.report())
     (out / "metrics.json").write_text(json.dumps(metrics.to_dict(), indent=2) + "\n")
     series = time_series(out / "tripinfo.xml", scenario.begin, scenario.end)
     (out / "timeseries.json").write_text(json.dumps(series) + "\n")
     return metrics
+
+
+def _check_programs(
+    conn, net: sumolib.net.Net, scenario: Scenario, extra: Sequence[Path]
+) -> None:
+    """Stop before the first step if SUMO runs another program than the one read from the
+    files it loaded (a model of the wrong program could time greens the junction lacks)."""
+    files = [*scenario.additional_files, *extra]
+    expected = running_programs(net, scenario.net_file, files)
+    wrong = check_running(conn, expected)
+    if wrong:
+        detail = ", ".join(
+            f"{t}: runs {p!r}, read {expected[t].program_id!r}" for t, p in sorted(wrong.items())
+        )
+        raise SimulationError(f"signal programs differ from the ones read ({detail})")
 
 
 def _write_failure(
