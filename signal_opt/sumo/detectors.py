@@ -35,6 +35,7 @@ import sumolib
 
 from signal_opt.detectors import DetectorInfo
 from signal_opt.sumo.detector_reader import served_lane
+from signal_opt.sumo.scenario import read_elements, sumo_time
 
 __all__ = [
     "ADVANCE_DISTANCE",
@@ -59,6 +60,9 @@ MIN_ADVANCE = 15.0
 STOPLINE_ZONE = 10.0
 """When classifying foreign detectors: an E1 this close (m) to the lane end is a stop-line loop."""
 E2_END_GAP = 0.1
+_E1 = ("inductionLoop", "e1Detector")
+_E2 = ("laneAreaDetector", "e2Detector")
+_DETECTOR_ATTRS = ("id", "lane", "lanes", "pos", "endPos", "length", "period", "freq")
 
 NetLike: TypeAlias = "sumolib.net.Net | str | os.PathLike[str]"
 
@@ -265,19 +269,17 @@ def detectors_from_additional(path: str | os.PathLike[str], net: NetLike) -> lis
 
     An induction loop within :data:`STOPLINE_ZONE` m of its lane's end is a stop-line loop,
     one further upstream an advance loop; every lane-area detector is a queue zone (a
-    multi-lane E2 is reported on its downstream lane). Other elements are ignored.
+    multi-lane E2 is reported on its downstream lane). Other elements are ignored. The file
+    may be gzipped and ``<include>`` others (see :func:`~signal_opt.sumo.scenario.read_elements`).
     """
     source = Path(path)
     if not source.is_file():
         raise FileNotFoundError(f"additional file {str(source)!r} does not exist")
     loaded = _read_net(net)
     specs = []
-    for elem in ET.parse(source).getroot().iter():
-        tag = elem.tag
-        if tag not in ("inductionLoop", "e1Detector", "laneAreaDetector", "e2Detector"):
-            continue
-        det_id = elem.get("id", "")
-        lane_ids = (elem.get("lanes") or elem.get("lane") or "").split()
+    for elem in read_elements(source, dict.fromkeys((*_E1, *_E2), _DETECTOR_ATTRS)):
+        det_id = elem.id or ""
+        lane_ids = (elem.lanes or elem.lane or "").split()
         if not lane_ids:
             raise ValueError(f"detector {det_id!r} in {str(source)!r} names no lane")
         lane_id = lane_ids[-1]
@@ -289,15 +291,16 @@ def detectors_from_additional(path: str | os.PathLike[str], net: NetLike) -> lis
                 "which is not in the network"
             ) from None
         length = lane.getLength()
-        period = float(elem.get("period") or elem.get("freq") or 900.0)
+        period_value = elem.period or elem.freq
+        period = sumo_time(period_value, f"detector {det_id!r}: period") if period_value else 900.0
         tls, incoming = _lane_tls(lane)
 
         def _pos(value: str | None, default: float, lane_len: float = length) -> float:
             p = default if value is None else float(value)
             return lane_len + p if p < 0 else p
 
-        if tag in ("inductionLoop", "e1Detector"):
-            pos = min(_pos(elem.get("pos"), 0.0), length)
+        if elem.name in _E1:
+            pos = min(_pos(elem.pos, 0.0), length)
             kind: DetectorKind = "stopline" if length - pos <= STOPLINE_ZONE else "advance"
             specs.append(DetectorSpec(det_id, kind, lane_id, pos, 0.0, tls, period, incoming))
             continue
@@ -308,12 +311,12 @@ def detectors_from_additional(path: str | os.PathLike[str], net: NetLike) -> lis
                 lens = [loaded.getLane(i).getLength() for i in lane_ids]
             except KeyError:
                 raise ValueError(f"detector {det_id!r} names a lane not in the network") from None
-            start = min(_pos(elem.get("pos"), 0.0, lens[0]), lens[0])
-            end_position = min(_pos(elem.get("endPos"), length), length)
+            start = min(_pos(elem.pos, 0.0, lens[0]), lens[0])
+            end_position = min(_pos(elem.endPos, length), length)
             zone = (lens[0] - start) + sum(lens[1:-1]) + end_position
             upstream = tuple(lane_ids[:-1])
         else:
-            end_attr, pos_attr, len_attr = elem.get("endPos"), elem.get("pos"), elem.get("length")
+            end_attr, pos_attr, len_attr = elem.endPos, elem.pos, elem.length
             if pos_attr is not None and len_attr is not None:
                 start = _pos(pos_attr, 0.0)
                 zone = float(len_attr)

@@ -7,12 +7,13 @@ loaded but never inserted (still waiting at the network edge when the run ended)
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import sumolib
+from sumolib.miscutils import parseTime
 
 
 @dataclass(frozen=True)
@@ -48,46 +49,45 @@ FIGURES = tuple(f.name for f in fields(RunMetrics) if f.type in ("int", "float")
 order."""
 
 
+_TRIP_TIMES = {
+    "depart": -1.0,
+    "arrival": -1.0,
+    "duration": 0.0,
+    "timeLoss": 0.0,
+    "waitingTime": 0.0,
+    "departDelay": 0.0,
+}
+"""Tripinfo times read, and the value of a missing one (-1: never inserted / never arrived)."""
+
+
 def _tripinfo_arrays(path: Path) -> dict[str, np.ndarray]:
-    cols: dict[str, list[float]] = {
-        k: []
-        for k in (
-            "depart",
-            "arrival",
-            "duration",
-            "routeLength",
-            "timeLoss",
-            "waitingTime",
-            "departDelay",
-            "finished",
-        )
-    }
-    for _, el in ET.iterparse(path, events=("end",)):
-        if el.tag != "tripinfo":
-            continue
-        arrival = float(el.get("arrival", "-1"))
-        cols["depart"].append(float(el.get("depart", "-1")))
-        cols["arrival"].append(arrival)
-        cols["duration"].append(float(el.get("duration", "0")))
-        cols["routeLength"].append(float(el.get("routeLength", "0")))
-        cols["timeLoss"].append(float(el.get("timeLoss", "0")))
-        cols["waitingTime"].append(float(el.get("waitingTime", "0")))
-        cols["departDelay"].append(float(el.get("departDelay", "0")))
-        cols["finished"].append(1.0 if arrival >= 0 else 0.0)
-        el.clear()
-    return {k: np.asarray(v, dtype=float) for k, v in cols.items()}
+    """Columns of SUMO's tripinfo output, and ``finished`` (1.0 for trips that arrived)."""
+    cols: dict[str, list[float]] = {k: [] for k in (*_TRIP_TIMES, "routeLength")}
+    attrs = {"tripinfo": tuple(cols)}
+    for trip in sumolib.xml.parse(str(path), "tripinfo", attrs, heterogeneous=False):
+        for name, missing in _TRIP_TIMES.items():
+            value = getattr(trip, name)
+            cols[name].append(missing if value is None else float(parseTime(value)))
+        cols["routeLength"].append(float(trip.routeLength or 0.0))
+    out = {k: np.asarray(v, dtype=float) for k, v in cols.items()}
+    out["finished"] = (out["arrival"] >= 0).astype(float)
+    return out
 
 
 def _statistics(path: Path) -> dict[str, int]:
-    root = ET.parse(path).getroot()
-    veh = root.find("vehicles")
-    tele = root.find("teleports")
+    """Vehicle counts and teleports of SUMO's statistic output (0 where missing)."""
+    found = {el.name: el for el in sumolib.xml.parse(str(path), ["vehicles", "teleports"])}
+    veh, tele = found.get("vehicles"), found.get("teleports")
+
+    def count(el: Any, name: str) -> int:
+        return int(getattr(el, name) or 0) if el is not None else 0
+
     return {
-        "loaded": int(veh.get("loaded", 0)) if veh is not None else 0,
-        "inserted": int(veh.get("inserted", 0)) if veh is not None else 0,
-        "running": int(veh.get("running", 0)) if veh is not None else 0,
-        "waiting": int(veh.get("waiting", 0)) if veh is not None else 0,
-        "teleports": int(tele.get("total", 0)) if tele is not None else 0,
+        "loaded": count(veh, "loaded"),
+        "inserted": count(veh, "inserted"),
+        "running": count(veh, "running"),
+        "waiting": count(veh, "waiting"),
+        "teleports": count(tele, "total"),
     }
 
 

@@ -7,9 +7,13 @@ networks (``networks/<name>/``), whose demand is generated for a given scale and
 from __future__ import annotations
 
 import os
-import xml.etree.ElementTree as ET
+import xml.sax
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
+
+import sumolib
 
 from signal_opt.sumo.network import NetworkError
 
@@ -55,6 +59,37 @@ def bundled_networks() -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / f"{p.name}.net.xml").is_file())
 
 
+def sumo_time(value: str, what: str = "time") -> float:
+    """Seconds of a time written as SUMO accepts it: ``"90.5"``, ``"14:13:00"``, ``"1:14:13:00"``.
+
+    ``what`` names the value in the error raised for anything else.
+    """
+    try:
+        seconds = sumolib.miscutils.parseTime(value)
+    except (ValueError, TypeError):
+        seconds = None
+    if seconds is None:
+        raise ValueError(f"{what} {value!r} is not a SUMO time (seconds, hh:mm:ss or d:hh:mm:ss)")
+    return float(seconds)
+
+
+def read_elements(path: str | os.PathLike[str], tags: Mapping[str, Sequence[str]]) -> Iterator[Any]:
+    """The top-level elements of a SUMO XML file, gzipped or not, whose tag is a key of ``tags``.
+
+    Elements are :func:`sumolib.xml.parse` objects, in file order, with their children; each
+    has the attributes ``tags`` lists for its tag (a missing one is None; ``from`` is read as
+    ``attr_from``), other attributes are not read. An ``<include href="..."/>`` is read in
+    its place, relative to the including file, as SUMO does.
+    """
+    path = Path(path)
+    attrs = {"include": ("href",), **tags}
+    for el in sumolib.xml.parse(str(path), element_attrs=attrs, heterogeneous=False):
+        if el.name == "include" and el.href:
+            yield from read_elements(path.parent / el.href, tags)
+        elif el.name in tags:
+            yield el
+
+
 def _split_files(value: str | None, base: Path) -> tuple[Path, ...]:
     if not value:
         return ()
@@ -67,17 +102,15 @@ def from_sumocfg(path: str | Path) -> Scenario:
     path = Path(path)
     if not path.is_file():
         raise ScenarioError(f"configuration file not found: {path}")
+    options: dict[str, str] = {}
     try:
-        root = ET.parse(path).getroot()
-    except ET.ParseError as exc:
+        for opt in sumolib.options.readOptions(str(path)):
+            options.setdefault(opt.name, opt.value)
+    except xml.sax.SAXException as exc:
         raise ScenarioError(f"cannot parse {path}: {exc}") from exc
 
     def value(*names: str) -> str | None:
-        for name in names:
-            node = root.find(f".//{name}")
-            if node is not None and node.get("value") is not None:
-                return node.get("value")
-        return None
+        return next((options[n] for n in names if n in options), None)
 
     base = path.parent
     net = _split_files(value("net-file", "n"), base)
@@ -88,15 +121,19 @@ def from_sumocfg(path: str | Path) -> Scenario:
     for f in (*net, *routes, *adds):
         if not f.is_file():
             raise ScenarioError(f"{path} refers to a missing file: {f}")
-    begin = float(value("begin", "b") or 0.0)
-    end = value("end", "e")
+    begin_value, end_value = value("begin", "b"), value("end", "e")
+    try:
+        begin = sumo_time(begin_value, f"{path.name}: begin") if begin_value else 0.0
+        end = sumo_time(end_value, f"{path.name}: end") if end_value else begin + 3600.0
+    except ValueError as exc:
+        raise ScenarioError(str(exc)) from exc
     return Scenario(
         name=path.stem,
         net_file=net[0],
         route_files=routes,
         additional_files=adds,
         begin=begin,
-        end=float(end) if end is not None else begin + 3600.0,
+        end=end,
     )
 
 
