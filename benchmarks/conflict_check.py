@@ -1,4 +1,4 @@
-"""Adaptive control on the shared RESCO scenarios, every step watched for unsafe signals.
+"""Adaptive control on shared scenarios, every step watched for unsafe signals.
 
     .venv/bin/python benchmarks/conflict_check.py --scenarios DIR [--names cologne1,...]
         [--drain 900] [--out out/conflict_check]
@@ -17,6 +17,8 @@ import json
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+from sumolib.miscutils import parseTime
 
 from signal_opt.controllers.adaptive import AdaptiveController
 from signal_opt.sumo.safety import SafetyMonitor
@@ -40,9 +42,10 @@ def departures(scenario: Scenario) -> tuple[float, float]:
 
 
 def _seconds(text: str | None) -> list[float]:
-    """``[t]`` for a time in seconds; ``[]`` for none or a word (``triggered``, ``now``)."""
+    """``[t]`` for a time in any form SUMO takes (``90``, ``14:13:00``); ``[]`` for none
+    or a word (``triggered``, ``now``)."""
     try:
-        return [float(text)] if text is not None else []
+        return [float(parseTime(text))] if text is not None else []
     except ValueError:
         return []
 

@@ -10,7 +10,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from signal_opt.model import GREEN_STATES, Intersection, Phase, Plan, check_plan, plan_phases
+from signal_opt.model import (
+    GREEN_STATES,
+    Intersection,
+    Phase,
+    Plan,
+    Stage,
+    check_plan,
+    plan_phases,
+)
 
 PROGRAM_ID = "signal-opt"
 
@@ -46,8 +54,7 @@ def transition_phases(
     b = stages[dst].state if walk else intersection.without_walk(stages[dst].state)
     if dst == (src + 1) % len(stages) and a == stages[src].state and b == stages[dst].state:
         return list(stages[src].intergreen)
-    yellow = sum(p.duration for p in stages[src].intergreen if any(c in "yY" for c in p.state))
-    all_red = stages[src].intergreen_time - yellow
+    yellow, all_red = clearance_times(intersection, src)
     keep = [a[i] in GREEN_STATES and b[i] in GREEN_STATES for i in range(len(a))]
     # Pedestrian crossings have no yellow: they turn red when the vehicles' yellow starts
     # (as netconvert's programs do); their clearance time is part of the minimum green.
@@ -63,6 +70,22 @@ def transition_phases(
         state = "".join(a[i] if keep[i] else "r" for i in range(len(a)))
         phases.append(Phase(all_red, state))
     return phases
+
+
+def clearance_times(intersection: Intersection, k: int) -> tuple[float, float]:
+    """Yellow and all-red (s) of a transition built to leave stage ``k``: those of its own
+    intergreen, or, for a stage whose program goes on without a yellow (a leading green
+    that the next stage only extends), the longest yellow of the intersection's stages
+    with its all-red."""
+
+    def split(stage: Stage) -> tuple[float, float]:
+        y = sum(p.duration for p in stage.intergreen if any(c in "yY" for c in p.state))
+        return float(y), float(stage.intergreen_time - y)
+
+    own = split(intersection.stages[k])
+    if own[0] > 0:
+        return own
+    return max((split(s) for s in intersection.stages), key=lambda ya: ya[0])
 
 
 def tl_logic_xml(intersection: Intersection, plan: Plan, program_id: str = PROGRAM_ID) -> str:

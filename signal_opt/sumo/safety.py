@@ -7,9 +7,12 @@ the signals. Rules checked per traffic light:
 - a vehicle link never goes from green straight to red: yellow comes first, and lasts at
   least the shortest yellow of the intersection's own program (pedestrian crossings have
   no yellow in SUMO: they turn red when the vehicles' yellow starts, their clearance is
-  part of the minimum green);
+  part of the minimum green; a link the program itself turns red without a yellow, as
+  some real programs do for bicycle or tram links, is held to the same rule as they);
 - after a link's yellow ends, no link conflicting with it turns green before the
-  intersection's shortest all-red has passed;
+  intersection's shortest all-red has passed (yellows and all-reds are read link by link
+  from the program's own cycle: an engineered program whose movements clear at different
+  times sets the bar it meets itself);
 - a green lasts at least the smallest minimum green of the intersection;
 - a pedestrian crossing's green lasts at least its walk plus its crossing time, less the
   longest intergreen of the intersection (clearance may run into the intergreen).
@@ -22,7 +25,7 @@ from dataclasses import dataclass, field
 
 import traci.constants as tc
 
-from signal_opt.model import GREEN_STATES, YELLOW_STATES, Intersection
+from signal_opt.model import GREEN_STATES, YELLOW_STATES, Intersection, Phase
 from signal_opt.sumo.network import TimingRules
 
 
@@ -36,19 +39,59 @@ class _Watch:
     crossings: frozenset[int] = frozenset()
     ped_green: dict[int, float] = field(default_factory=dict)
     """Shortest green of each crossing (s)."""
+    no_yellow: frozenset[int] = frozenset()
+    """Links the program itself takes from green to red without a yellow."""
     state: str = ""
     since: list[float] = field(default_factory=list)
     red_since: dict[int, float] = field(default_factory=dict)
 
 
-def _timings(x: Intersection) -> tuple[float, float]:
-    yellows, reds = [], []
-    for s in x.stages:
-        y = sum(p.duration for p in s.intergreen if any(c in YELLOW_STATES for c in p.state))
-        if y > 0:
-            yellows.append(y)
-        reds.append(s.intergreen_time - y)
-    return (min(yellows) if yellows else 0.0), (min(reds) if reds else 0.0)
+def _timings(
+    x: Intersection, foes: dict[int, list[int]]
+) -> tuple[float, float, frozenset[int]]:
+    """Shortest yellow and shortest all-red the intersection's own program shows, and the
+    links it takes from green to red without a yellow (as SUMO does for crossings).
+
+    Read link by link from the program's cycle (stage greens and their intergreens), so
+    that an engineered program whose movements clear at different times (one continues
+    while another shows yellow) sets the bar it meets itself. Yellow: the shortest run of
+    yellow any vehicle link shows. All-red: the shortest time from a link's yellow ending
+    to a conflicting link's green starting.
+    """
+    phases = [
+        (p.duration, p.state)
+        for s in x.stages
+        for p in (Phase(s.base_green, s.state), *s.intergreen)
+    ]
+    n = len(phases)
+    starts = [sum(d for d, _ in phases[:k]) for k in range(n)]
+    cycle = sum(d for d, _ in phases)
+    yellows: list[float] = []
+    reds: list[float] = []
+    no_yellow = set()
+    for i in range(len(phases[0][1]) if phases else 0):
+        if i in x.crossings:
+            continue
+        for k in range(n):
+            if phases[k - 1][1][i] in GREEN_STATES and phases[k][1][i] in "rs":
+                no_yellow.add(i)
+            if phases[k][1][i] not in YELLOW_STATES or phases[k - 1][1][i] in YELLOW_STATES:
+                continue
+            e = k
+            while phases[e % n][1][i] in YELLOW_STATES and e < k + n:
+                e += 1
+            yellows.append(sum(phases[m % n][0] for m in range(k, e)))
+            for j in foes.get(i, ()):
+                for m in range(e, e + n):
+                    here, before = phases[m % n][1][j], phases[(m - 1) % n][1][j]
+                    if here in GREEN_STATES and before not in GREEN_STATES:
+                        reds.append((starts[m % n] - starts[e % n]) % cycle)
+                        break
+    return (
+        (min(yellows) if yellows else 0.0),
+        (min(reds) if reds else 0.0),
+        frozenset(no_yellow),
+    )
 
 
 class SafetyMonitor:
@@ -71,7 +114,7 @@ class SafetyMonitor:
             for a, b in x.conflicts:
                 foes.setdefault(a, []).append(b)
                 foes.setdefault(b, []).append(a)
-            y, r = _timings(x)
+            y, r, no_yellow = _timings(x, foes)
             min_green = min((s.min_green for s in x.stages), default=0.0)
             clearance = max((s.intergreen_time for s in x.stages), default=0.0)
             ped_green = {
@@ -79,7 +122,9 @@ class SafetyMonitor:
                 for lk in x.links
                 if lk.is_crossing
             }
-            self.watch[x.id] = _Watch(x, foes, y, r, min(min_green, 4.0), x.crossings, ped_green)
+            self.watch[x.id] = _Watch(
+                x, foes, y, r, min(min_green, 4.0), x.crossings, ped_green, no_yellow
+            )
         self.violations: list[str] = []
         self.steps = 0
         self.signal_steps = 0
@@ -120,7 +165,7 @@ class SafetyMonitor:
                 continue
             held = t - w.since[i]
             if a in GREEN_STATES and b in "rs":
-                if i in w.crossings:
+                if i in w.crossings or i in w.no_yellow:
                     w.red_since[i] = t
                 else:
                     self._flag(tls_id, t, f"link {i} went from green to red without yellow")
