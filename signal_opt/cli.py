@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from signal_opt.controllers import STRATEGIES
+from signal_opt.sumo.files import sumo_time
 
 if TYPE_CHECKING:
     from signal_opt.runs import RunSpec
@@ -32,8 +33,8 @@ def _add_scenario(p: argparse.ArgumentParser) -> None:
         "--scale", type=float, default=1.0, help="demand scale (1.0 = base year, 1.2 = +20%%)"
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--begin", type=float, default=None, help="simulation begin (s)")
-    p.add_argument("--end", type=float, default=None, help="simulation end (s)")
+    p.add_argument("--begin", type=sumo_time, default=None, help="simulation begin (s or hh:mm:ss)")
+    p.add_argument("--end", type=sumo_time, default=None, help="simulation end (s or hh:mm:ss)")
     p.add_argument("--plan-file", help="plans for the fixed strategy (JSON or plans.jsonl)")
     p.add_argument(
         "--pedestrian-recall",

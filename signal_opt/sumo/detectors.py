@@ -35,7 +35,7 @@ import sumolib
 
 from signal_opt.detectors import DetectorInfo
 from signal_opt.sumo.detector_reader import served_lane
-from signal_opt.sumo.scenario import read_elements, sumo_time
+from signal_opt.sumo.files import read_elements, sumo_time
 
 __all__ = [
     "ADVANCE_DISTANCE",

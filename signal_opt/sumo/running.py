@@ -18,6 +18,7 @@ import sumolib
 from sumolib.miscutils import parseTime
 
 from signal_opt.model import Phase
+from signal_opt.sumo.files import read_elements
 
 
 @dataclass(frozen=True)
@@ -69,28 +70,29 @@ def _net_programs(net: sumolib.net.Net, source: str) -> dict[str, Program]:
     return out
 
 
+_TAGS = {
+    "tlLogic": ("id", "programID", "type", "offset"),
+    "phase": ("duration", "state", "minDur", "maxDur", "next"),
+    "param": ("key", "value"),
+}
+
+
 def _additional_programs(path: Path) -> list[Program]:
     out = []
-    for logic in sumolib.xml.parse(str(path), "tlLogic"):
+    for logic in read_elements(path, _TAGS):
         phases = logic.phase if logic.hasChild("phase") else []
         params = logic.param if logic.hasChild("param") else []
         out.append(
             Program(
                 tls_id=str(logic.id),
-                program_id=str(logic.getAttributeSecure("programID", "")),
-                type=str(logic.getAttributeSecure("type", "static")),
-                offset=float(parseTime(str(logic.getAttributeSecure("offset", "0")))),
+                program_id=str(logic.programID or ""),
+                type=str(logic.type or "static"),
+                offset=float(parseTime(str(logic.offset or "0"))),
                 phases=tuple(
-                    _phase(
-                        p.duration,
-                        p.state,
-                        p.getAttributeSecure("minDur"),
-                        p.getAttributeSecure("maxDur"),
-                    )
-                    for p in phases
+                    _phase(p.duration, p.state, p.minDur, p.maxDur) for p in phases
                 ),
                 source=str(path),
-                jumps=any(p.getAttributeSecure("next") not in (None, "") for p in phases),
+                jumps=any(p.next not in (None, "") for p in phases),
                 params=tuple(sorted((str(q.key), str(q.value)) for q in params)),
             )
         )

@@ -29,7 +29,7 @@ import numpy as np
 import sumolib
 
 from signal_opt.model import Intersection
-from signal_opt.sumo.scenario import read_elements, sumo_time
+from signal_opt.sumo.files import read_elements, sumo_time
 
 _VEHICLE = ("id", "depart", "route", "from", "to", "via", "fromJunction", "toJunction")
 _FLOW = (*_VEHICLE, "begin", "end", "period", "vehsPerHour", "perHour", "probability", "number")

@@ -9,9 +9,10 @@ import pytest
 import sumolib
 
 from signal_opt.sumo.detectors import detectors_from_additional
+from signal_opt.sumo.files import read_elements, sumo_time
 from signal_opt.sumo.network import load_intersections, read_net
 from signal_opt.sumo.outputs import read_metrics
-from signal_opt.sumo.scenario import ScenarioError, from_sumocfg, read_elements, sumo_time
+from signal_opt.sumo.scenario import ScenarioError, from_sumocfg
 from signal_opt.sumo.turning import (
     DEMAND_ATTRS,
     depart_time,
