@@ -73,19 +73,22 @@ def transition_phases(
 
 
 def clearance_times(intersection: Intersection, k: int) -> tuple[float, float]:
-    """Yellow and all-red (s) of a transition built to leave stage ``k``: those of its own
-    intergreen, or, for a stage whose program goes on without a yellow (a leading green
-    that the next stage only extends), the longest yellow of the intersection's stages
-    with its all-red."""
+    """Yellow and all-red (s) of a transition built to leave stage ``k`` for any stage.
 
-    def split(stage: Stage) -> tuple[float, float]:
-        y = sum(p.duration for p in stage.intergreen if any(c in "yY" for c in p.state))
-        return float(y), float(stage.intergreen_time - y)
+    Yellow: that of the stage's own intergreen (for a leading green whose program goes
+    on without a yellow, the longest of the intersection). All-red: the longest of the
+    intersection's intergreens, since the stage's own may have none when its program's
+    next stage does not conflict with it (a netconvert program's are all alike, so
+    nothing changes there).
+    """
 
-    own = split(intersection.stages[k])
-    if own[0] > 0:
-        return own
-    return max((split(s) for s in intersection.stages), key=lambda ya: ya[0])
+    def yellow(stage: Stage) -> float:
+        return float(sum(p.duration for p in stage.intergreen if any(c in "yY" for c in p.state)))
+
+    stages = intersection.stages
+    own = yellow(stages[k])
+    y = own if own > 0 else max(yellow(s) for s in stages)
+    return y, max(float(s.intergreen_time) - yellow(s) for s in stages)
 
 
 def tl_logic_xml(intersection: Intersection, plan: Plan, program_id: str = PROGRAM_ID) -> str:

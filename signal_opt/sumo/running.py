@@ -88,9 +88,7 @@ def _additional_programs(path: Path) -> list[Program]:
                 program_id=str(logic.programID or ""),
                 type=str(logic.type or "static"),
                 offset=float(parseTime(str(logic.offset or "0"))),
-                phases=tuple(
-                    _phase(p.duration, p.state, p.minDur, p.maxDur) for p in phases
-                ),
+                phases=tuple(_phase(p.duration, p.state, p.minDur, p.maxDur) for p in phases),
                 source=str(path),
                 jumps=any(p.next not in (None, "") for p in phases),
                 params=tuple(sorted((str(q.key), str(q.value)) for q in params)),

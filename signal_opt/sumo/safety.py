@@ -46,9 +46,7 @@ class _Watch:
     red_since: dict[int, float] = field(default_factory=dict)
 
 
-def _timings(
-    x: Intersection, foes: dict[int, list[int]]
-) -> tuple[float, float, frozenset[int]]:
+def _timings(x: Intersection, foes: dict[int, list[int]]) -> tuple[float, float, frozenset[int]]:
     """Shortest yellow and shortest all-red the intersection's own program shows, and the
     links it takes from green to red without a yellow (as SUMO does for crossings).
 

@@ -86,9 +86,7 @@ def split_stages(
     n = len(phases)
     states = [p.state for p in phases]
     always = frozenset(i for i in range(n_links) if all(s[i] in GREEN_STATES for s in states))
-    stable = [
-        not any(c in YELLOW_STATES for c in s) and bool(_greens(s, always)) for s in states
-    ]
+    stable = [not any(c in YELLOW_STATES for c in s) and bool(_greens(s, always)) for s in states]
     if not any(stable):
         raise ProgramNotModelled("no phase gives a green that is not green all cycle")
     starts = []

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from signal_opt.model import Phase
+from signal_opt.model import Intersection, Phase, Stage
+from signal_opt.sumo.programs import clearance_times, transition_phases
 from signal_opt.sumo.stages import ProgramNotModelled, split_stages
 
 
@@ -52,7 +53,9 @@ def test_pedestrian_clearance_phase_is_part_of_the_intergreen():
 
 def test_yielding_left_that_gets_its_arrow_starts_a_stage():
     # Left (1) yields in the through stage, then gets a protected arrow (g -> G).
-    phases = _program((30, "GgrG"), (3, "ygry"), (6, "rGrr"), (3, "ryrr"), (30, "rrGr"), (3, "rryr"))
+    phases = _program(
+        (30, "GgrG"), (3, "ygry"), (6, "rGrr"), (3, "ryrr"), (30, "rrGr"), (3, "rryr")
+    )
     assert _shape(phases) == [(0, 30, 3), (2, 6, 3), (4, 30, 3)]
 
 
@@ -62,7 +65,9 @@ def test_leading_green_starts_a_stage_without_intergreen():
 
 
 def test_runs_of_equal_phases_are_one_green():
-    phases = _program((20, "GGrr"), (5, "GGrr"), (3, "yyrr"), (10, "rrGG"), (10, "rrGG"), (3, "rryy"))
+    phases = _program(
+        (20, "GGrr"), (5, "GGrr"), (3, "yyrr"), (10, "rrGG"), (10, "rrGG"), (3, "rryy")
+    )
     assert _shape(phases) == [(0, 25, 3), (3, 20, 3)]
 
 
@@ -120,3 +125,33 @@ def test_marked_phases_that_leave_a_movement_unserved_are_not_used():
 def test_programs_the_model_cannot_represent_are_refused(phases, kw, reason):
     with pytest.raises(ProgramNotModelled, match=reason):
         split_stages(phases, **kw)
+
+
+def _intersection(*stages: tuple[str, float, list[tuple[float, str]]]) -> Intersection:
+    return Intersection(
+        id="x",
+        program_id="p",
+        links=(),
+        lane_groups=(),
+        stages=tuple(
+            Stage(k, state, (), 5.0, green, tuple(Phase(d, s) for d, s in inter))
+            for k, (state, green, inter) in enumerate(stages)
+        ),
+        lead_phases=(),
+        conflicts=frozenset(),
+        base_offset=0.0,
+        cycle_min=30.0,
+        cycle_max=150.0,
+    )
+
+
+def test_built_transition_has_the_longest_all_red_and_a_yellow_out_of_a_leading_green():
+    x = _intersection(
+        ("Grrr", 8.0, []),  # leading green: the next stage only adds links
+        ("GGrr", 30.0, [(3.0, "yyrr")]),  # no all-red: its next stage does not conflict
+        ("rrGG", 30.0, [(3.0, "rryy"), (2.0, "rrrr")]),
+    )
+    assert clearance_times(x, 0) == (3.0, 2.0)
+    assert clearance_times(x, 1) == (3.0, 2.0)
+    phases = transition_phases(x, 0, 2)
+    assert [(p.duration, p.state) for p in phases] == [(3.0, "yrrr"), (2.0, "rrrr")]

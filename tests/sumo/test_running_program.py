@@ -32,8 +32,13 @@ def _engineered_phases(states: list[str]) -> list[tuple[float, str]]:
         keep = set(green[: max(1, len(green) // 2)])
         out += [(12.0, state), (12.0, state)]
         out.append(
-            (4.0, "".join(c if i in keep else ("y" if c in GREEN_STATES else "r")
-                          for i, c in enumerate(state)))
+            (
+                4.0,
+                "".join(
+                    c if i in keep else ("y" if c in GREEN_STATES else "r")
+                    for i, c in enumerate(state)
+                ),
+            )
         )
         out.append((3.0, "".join("y" if i in keep else "r" for i in range(len(state)))))
         out.append((2.0, "r" * len(state)))
@@ -55,7 +60,9 @@ def engineered_scenario(foreign_scenario: Path, tmp_path_factory) -> Path:
             for p in program.getPhases()
             if "y" not in p.state and any(c in GREEN_STATES for c in p.state)
         ]
-        body.append(f'  <tlLogic id="{tls.getID()}" type="static" programID="engineered" offset="0">')
+        body.append(
+            f'  <tlLogic id="{tls.getID()}" type="static" programID="engineered" offset="0">'
+        )
         body += [
             f'    <phase duration="{d:g}" state="{s}"/>' for d, s in _engineered_phases(states)
         ]
