@@ -12,6 +12,7 @@ from xml.sax.saxutils import quoteattr
 
 from signal_opt.model import (
     GREEN_STATES,
+    YELLOW_STATES,
     Intersection,
     Phase,
     Plan,
@@ -72,23 +73,93 @@ def transition_phases(
     return phases
 
 
+def program_clearances(x: Intersection) -> tuple[float, float, frozenset[int]]:
+    """Shortest yellow and shortest all-red the intersection's own program shows, and the
+    links it takes from green to red without a yellow (as SUMO does for crossings).
+
+    Read link by link from the program's cycle (stage greens and their intergreens), so
+    that an engineered program whose movements clear at different times (one continues
+    while another shows yellow) sets the bar it meets itself. Yellow: the shortest run of
+    yellow any vehicle link shows. All-red: the shortest time from a link's yellow ending
+    to a conflicting link's green starting.
+    """
+    foes: dict[int, list[int]] = {}
+    for a, b in x.conflicts:
+        foes.setdefault(a, []).append(b)
+        foes.setdefault(b, []).append(a)
+    phases = [
+        (p.duration, p.state)
+        for s in x.stages
+        for p in (Phase(s.base_green, s.state), *s.intergreen)
+    ]
+    n = len(phases)
+    starts = [sum(d for d, _ in phases[:k]) for k in range(n)]
+    cycle = sum(d for d, _ in phases)
+    yellows: list[float] = []
+    reds: list[float] = []
+    no_yellow = set()
+    for i in range(len(phases[0][1]) if phases else 0):
+        if i in x.crossings:
+            continue
+        for k in range(n):
+            if phases[k - 1][1][i] in GREEN_STATES and phases[k][1][i] in "rs":
+                no_yellow.add(i)
+            if phases[k][1][i] not in YELLOW_STATES or phases[k - 1][1][i] in YELLOW_STATES:
+                continue
+            e = k
+            while phases[e % n][1][i] in YELLOW_STATES and e < k + n:
+                e += 1
+            yellows.append(sum(phases[m % n][0] for m in range(k, e)))
+            for j in foes.get(i, ()):
+                for m in range(e, e + n):
+                    here, before = phases[m % n][1][j], phases[(m - 1) % n][1][j]
+                    if here in GREEN_STATES and before not in GREEN_STATES:
+                        reds.append((starts[m % n] - starts[e % n]) % cycle)
+                        break
+    return (
+        (min(yellows) if yellows else 0.0),
+        (min(reds) if reds else 0.0),
+        frozenset(no_yellow),
+    )
+
+
 def clearance_times(intersection: Intersection, k: int) -> tuple[float, float]:
     """Yellow and all-red (s) of a transition built to leave stage ``k`` for any stage.
 
     Yellow: that of the stage's own intergreen (for a leading green whose program goes
-    on without a yellow, the longest of the intersection). All-red: the longest of the
-    intersection's intergreens, since the stage's own may have none when its program's
-    next stage does not conflict with it (a netconvert program's are all alike, so
-    nothing changes there).
+    on without a yellow, the longest of the intersection). All-red: the longest all-red
+    phase time of any stage's intergreen (phases after a yellow in which nothing but the
+    links green all cycle shows green), and never less than the shortest all-red the
+    program gives any conflicting pair (:func:`program_clearances`). A stage's own
+    intergreen may have no all-red when its program's next stage does not conflict with
+    it, and movements that continue while others clear are green time, not all-red; a
+    netconvert program's intergreens are all alike, so nothing changes there. A stage
+    that shows pedestrian crossings green keeps at least its own all-red.
     """
+    stages = intersection.stages
+    states = [s.state for s in stages] + [p.state for s in stages for p in s.intergreen]
+    always = {i for i in range(len(states[0])) if all(st[i] in GREEN_STATES for st in states)}
 
     def yellow(stage: Stage) -> float:
         return float(sum(p.duration for p in stage.intergreen if any(c in "yY" for c in p.state)))
 
-    stages = intersection.stages
+    def all_red(stage: Stage) -> float:
+        red, seen_yellow = 0.0, False
+        for p in stage.intergreen:
+            seen_yellow = seen_yellow or any(c in "yY" for c in p.state)
+            if seen_yellow and not any(
+                c in GREEN_STATES or c in "yY" for i, c in enumerate(p.state) if i not in always
+            ):
+                red += p.duration
+        return red
+
     own = yellow(stages[k])
     y = own if own > 0 else max(yellow(s) for s in stages)
-    return y, max(float(s.intergreen_time) - yellow(s) for s in stages)
+    red = max(max(all_red(s) for s in stages), program_clearances(intersection)[1])
+    if any(stages[k].state[i] in GREEN_STATES for i in intersection.crossings):
+        # pedestrians' clearance runs into the intergreen the minimum green counted on
+        red = max(red, stages[k].intergreen_time - own)
+    return y, red
 
 
 def tl_logic_xml(intersection: Intersection, plan: Plan, program_id: str = PROGRAM_ID) -> str:

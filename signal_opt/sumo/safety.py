@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 
 import traci.constants as tc
 
-from signal_opt.model import GREEN_STATES, YELLOW_STATES, Intersection, Phase
+from signal_opt.model import GREEN_STATES, YELLOW_STATES, Intersection
 from signal_opt.sumo.network import TimingRules
+from signal_opt.sumo.programs import program_clearances
 
 
 @dataclass
@@ -44,52 +45,6 @@ class _Watch:
     state: str = ""
     since: list[float] = field(default_factory=list)
     red_since: dict[int, float] = field(default_factory=dict)
-
-
-def _timings(x: Intersection, foes: dict[int, list[int]]) -> tuple[float, float, frozenset[int]]:
-    """Shortest yellow and shortest all-red the intersection's own program shows, and the
-    links it takes from green to red without a yellow (as SUMO does for crossings).
-
-    Read link by link from the program's cycle (stage greens and their intergreens), so
-    that an engineered program whose movements clear at different times (one continues
-    while another shows yellow) sets the bar it meets itself. Yellow: the shortest run of
-    yellow any vehicle link shows. All-red: the shortest time from a link's yellow ending
-    to a conflicting link's green starting.
-    """
-    phases = [
-        (p.duration, p.state)
-        for s in x.stages
-        for p in (Phase(s.base_green, s.state), *s.intergreen)
-    ]
-    n = len(phases)
-    starts = [sum(d for d, _ in phases[:k]) for k in range(n)]
-    cycle = sum(d for d, _ in phases)
-    yellows: list[float] = []
-    reds: list[float] = []
-    no_yellow = set()
-    for i in range(len(phases[0][1]) if phases else 0):
-        if i in x.crossings:
-            continue
-        for k in range(n):
-            if phases[k - 1][1][i] in GREEN_STATES and phases[k][1][i] in "rs":
-                no_yellow.add(i)
-            if phases[k][1][i] not in YELLOW_STATES or phases[k - 1][1][i] in YELLOW_STATES:
-                continue
-            e = k
-            while phases[e % n][1][i] in YELLOW_STATES and e < k + n:
-                e += 1
-            yellows.append(sum(phases[m % n][0] for m in range(k, e)))
-            for j in foes.get(i, ()):
-                for m in range(e, e + n):
-                    here, before = phases[m % n][1][j], phases[(m - 1) % n][1][j]
-                    if here in GREEN_STATES and before not in GREEN_STATES:
-                        reds.append((starts[m % n] - starts[e % n]) % cycle)
-                        break
-    return (
-        (min(yellows) if yellows else 0.0),
-        (min(reds) if reds else 0.0),
-        frozenset(no_yellow),
-    )
 
 
 class SafetyMonitor:
@@ -112,7 +67,7 @@ class SafetyMonitor:
             for a, b in x.conflicts:
                 foes.setdefault(a, []).append(b)
                 foes.setdefault(b, []).append(a)
-            y, r, no_yellow = _timings(x, foes)
+            y, r, no_yellow = program_clearances(x)
             min_green = min((s.min_green for s in x.stages), default=0.0)
             clearance = max((s.intergreen_time for s in x.stages), default=0.0)
             ped_green = {
