@@ -49,7 +49,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     w.add_argument(
         "--controllers",
         default=None,
-        help=f"comma-separated strategies (default: {','.join(STRATEGIES[:4])})",
+        help=f"comma-separated strategies (default: {','.join(STRATEGIES)})",
     )
     w.add_argument("--scales", default=None, help="comma-separated demand scales (default 1.0)")
     w.add_argument("--seeds", default=None, help="seeds: 0,1,2 or 0-4 (default 0)")
@@ -88,7 +88,7 @@ def grid_from_args(args: argparse.Namespace) -> SweepGrid:
         values["sources"] = make_sources(args.network or (), args.sumocfg or ())
     if args.controllers is not None:
         values["strategies"] = tuple(parse_list(args.controllers, "--controllers"))
-    values.setdefault("strategies", STRATEGIES[:4])
+    values.setdefault("strategies", STRATEGIES)
     if args.scales is not None:
         values["scales"] = parse_scales(args.scales)
     if args.seeds is not None:

@@ -130,10 +130,11 @@ class ProcessBackend:
         send.close()  # the child holds the only write end: EOF when it dies
         self._running[ticket] = (proc, recv)
 
-    def wait(self) -> list[tuple[int, dict[str, Any]]]:
+    def wait(self, timeout: float | None = None) -> list[tuple[int, dict[str, Any]]]:
+        """As :meth:`Backend.wait`; with ``timeout`` (s), an empty list if nothing ended."""
         by_conn = {id(conn): t for t, (_, conn) in self._running.items()}
         done = []
-        for ready in wait([conn for _, conn in self._running.values()]):
+        for ready in wait([conn for _, conn in self._running.values()], timeout):
             ticket = by_conn[id(ready)]
             proc, conn = self._running.pop(ticket)
             try:

@@ -1,4 +1,5 @@
-"""The sweep summary: per scenario x strategy x scale, mean and 95 % CI across seeds."""
+"""The sweep summary: per scenario x strategy x scale, mean and 95 % CI across seeds, and
+per scenario x scale the best peer and adaptive / best peer (on the means)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from signal_opt.runs import peer_lines
 from signal_opt.sweep.stats import mean_ci
 from signal_opt.sweep.store import METRICS
 
@@ -66,9 +68,11 @@ def format_summary(summary: Sequence[dict[str, Any]], markdown: bool = False) ->
         ]
         for s in summary
     ]
+    peers = summary_peer_lines(summary)
     if markdown:
         lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
-        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in body])
+        lines += ["| " + " | ".join(r) + " |" for r in body]
+        return "\n".join(lines + ([""] + [f"- {p}" for p in peers] if peers else []))
     widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(heads)]
 
     def line(cells: Sequence[str]) -> str:
@@ -76,7 +80,16 @@ def format_summary(summary: Sequence[dict[str, Any]], markdown: bool = False) ->
             c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
         )
 
-    return "\n".join([line(heads), line(["-" * w for w in widths]), *(line(r) for r in body)])
+    table = [line(heads), line(["-" * w for w in widths]), *(line(r) for r in body)]
+    return "\n".join(table + peers)
+
+
+def summary_peer_lines(summary: Sequence[dict[str, Any]]) -> list[str]:
+    """Per scenario and scale: the strategy of least mean time loss but adaptive, and
+    adaptive's mean time loss over it."""
+    return peer_lines(
+        summary, loss="mean_time_loss_s_mean", label="strategy", group=("scenario", "scale")
+    )
 
 
 def write_summary(out: Path, summary: Sequence[dict[str, Any]], title: str) -> None:
