@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_scenario(c)
     c.add_argument(
         "--controllers",
-        default="fixed,webster,actuated,max-pressure",
+        default=",".join(STRATEGIES),
         help="comma-separated strategies",
     )
     c.add_argument("--out", required=True)
@@ -97,6 +97,10 @@ def _parser() -> argparse.ArgumentParser:
     from signal_opt.sweep.command import add_parser as add_sweep_parser
 
     add_sweep_parser(sub)
+
+    from signal_opt.stress.command import add_parser as add_stress_parser
+
+    add_stress_parser(sub)
 
     from signal_opt.api.commands import add_parsers
 
@@ -187,6 +191,16 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
 
 
+def _cmd_stress(args: argparse.Namespace) -> int:
+    from signal_opt.stress.command import run_command
+    from signal_opt.sweep import SweepError
+
+    try:
+        return run_command(args)
+    except SweepError as exc:
+        raise UsageError(str(exc)) from exc
+
+
 COMMANDS = {
     "simulate": _cmd_simulate,
     "compare": _cmd_compare,
@@ -194,6 +208,7 @@ COMMANDS = {
     "bench": _cmd_bench,
     "networks": _cmd_networks,
     "sweep": _cmd_sweep,
+    "stress": _cmd_stress,
 }
 
 
