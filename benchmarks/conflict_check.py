@@ -25,7 +25,14 @@ from signal_opt.sumo.safety import SafetyMonitor
 from signal_opt.sumo.scenario import Scenario, from_sumocfg
 from signal_opt.sumo.simulation import run
 
-NAMES = ("cologne1", "cologne3", "ingolstadt1", "ingolstadt7")
+NAMES = (
+    "cologne1",
+    "cologne3",
+    "ingolstadt1",
+    "ingolstadt7",
+    "bologna_pasubio",
+    "berlin_doerpfeldstr",
+)
 
 
 def departures(scenario: Scenario) -> tuple[float, float]:
