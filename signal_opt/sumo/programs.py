@@ -123,7 +123,22 @@ def program_clearances(x: Intersection) -> tuple[float, float, frozenset[int]]:
     )
 
 
+_CLEARANCES: dict[int, tuple[Intersection, list[tuple[float, float]]]] = {}
+"""Per intersection (by identity, kept alive with it): :func:`clearance_times` of each
+stage, worked out once."""
+
+
 def clearance_times(intersection: Intersection, k: int) -> tuple[float, float]:
+    """Yellow and all-red (s) of a transition built to leave stage ``k`` for any stage
+    (:func:`_clearance_times`, remembered per intersection)."""
+    known = _CLEARANCES.get(id(intersection))
+    if known is None or known[0] is not intersection:
+        times = [_clearance_times(intersection, j) for j in range(len(intersection.stages))]
+        known = _CLEARANCES[id(intersection)] = (intersection, times)
+    return known[1][k]
+
+
+def _clearance_times(intersection: Intersection, k: int) -> tuple[float, float]:
     """Yellow and all-red (s) of a transition built to leave stage ``k`` for any stage.
 
     Yellow: that of the stage's own intergreen (for a leading green whose program goes
