@@ -29,6 +29,11 @@ import numpy as np
 from signal_opt.controllers.max_pressure import incoming_lanes
 from signal_opt.model import Intersection
 
+PRIOR_RATE = 0.5
+"""Vehicles per second of green of a lane before any are measured (1,800 veh/h)."""
+PRIOR_SECONDS = 30.0
+"""Seconds of green the prior counts for."""
+
 
 @dataclass
 class Discharge:
@@ -44,9 +49,8 @@ class Discharge:
     yields: np.ndarray
     zones: Sequence[str]
     loops: Sequence[Sequence[str]]
-    prior_rate: float = 0.5
-    """Vehicles per second of green before any are measured."""
-    prior_seconds: float = 30.0
+    prior_rate: float = PRIOR_RATE
+    prior_seconds: float = PRIOR_SECONDS
     seconds: np.ndarray = field(init=False)
     """Seconds of green (P, L) with a queue standing on the lane."""
     passed: np.ndarray = field(init=False)

@@ -17,7 +17,7 @@ the four RESCO scenarios this beat every fixed slot tried (5, 10, 15 and 20 s).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from signal_opt.controllers.base import Controller
 from signal_opt.model import Intersection
 from signal_opt.sumo.detector_reader import served_lane
 from signal_opt.sumo.simulation import RunContext, Simulation
+
+PRESSURE_DECIMALS = 9
+"""Pressures are rounded to this many decimals (also by the vectorized kernel)."""
 
 MIN_HOLD = 5.0
 """Shortest hold slot (s), for stages with little or no intergreen."""
@@ -36,25 +39,23 @@ class Pressure:
 
     ``detectors`` (D,) lists the queue zone of each incoming then each outgoing lane ("" for
     none); ``terms`` (P, L, D) holds, per stage and incoming lane (L,) it serves, +1 for
-    the lane and -1/k for each lane it feeds (k: lanes fed from it). ``weights`` (P, D) is
-    their sum over lanes: pressure (P,) = weights @ counts (D,).
+    the lane and -1/k for each lane it feeds (k: lanes fed from it): pressure (P,) is the
+    sum over lanes of terms @ counts (D,).
     """
 
     detectors: tuple[str, ...]
     terms: np.ndarray
-    weights: np.ndarray = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "weights", self.terms.sum(axis=1))
 
     def of(self, counts: Mapping[str, int], rates: np.ndarray | None = None) -> np.ndarray:
         """Pressure of every stage (P,) from vehicles now on each queue zone; ``rates``
         (P, L) weighs each lane's term by how fast the stage serves it (Varaiya's
         pressure times service rate)."""
         q = np.array([counts.get(d, 0) if d else 0 for d in self.detectors], float)
-        if rates is None:
-            return self.weights @ q
-        return np.einsum("pl,pld,d->p", rates, self.terms, q)
+        lane = self.terms @ q  # (P, L)
+        if rates is not None:
+            lane = lane * rates
+        # rounded: equal pressures compare equal however their terms were summed
+        return np.round(lane.sum(axis=1), PRESSURE_DECIMALS)
 
 
 def pressure_of(x: Intersection, queue_detector: dict[str, str]) -> Pressure:

@@ -1,0 +1,432 @@
+"""One decision for every signal per step, in array operations.
+
+The rules are those of :mod:`signal_opt.controllers.actuation` (free operation inside a
+retimed plan) and of :mod:`signal_opt.controllers.max_pressure`; those modules keep a
+plain-Python reference of each, which the tests hold this kernel to on recorded and
+random snapshots. Here a whole network decides at once, with no Python loop over signals,
+stages, lanes or detectors on the per-step path.
+
+Shapes (written on the lines that make the arrays):
+
+- ``N`` signals, ``P`` stages (the most any signal has; missing stages padded and never
+  chosen), ``L`` incoming lanes per signal (padded);
+- ``Z`` queue zones and ``M`` stop-line loops of the whole network, numbered once
+  (:class:`Layout` ``zone_ids`` / ``loop_ids``); ``C`` pedestrian crossings;
+- per stage, the zones of its lanes (``S`` slots), its gap-out loops (``G`` slots) and its
+  crossings (``K`` slots), as index arrays padded with an index that points at a zero.
+
+A :class:`Snapshot` holds what the detectors show after one step, as flat arrays indexed
+by detector number; :class:`KernelState` what the kernel remembers between steps (when
+each stage and lane last had green, push-button calls, learned discharge rates, the
+bounds of the plan in force).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from signal_opt.controllers.actuation import FreeSettings
+from signal_opt.controllers.discharge import PRIOR_RATE, PRIOR_SECONDS
+from signal_opt.controllers.max_pressure import PRESSURE_DECIMALS, incoming_lanes
+from signal_opt.model import GREEN_STATES, Intersection, Plan
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Which detectors serve which stage and lane of every signal; built once per run."""
+
+    ids: tuple[str, ...]
+    """Signal ids (N,), in the order of every array's first axis."""
+    zone_ids: tuple[str, ...]
+    """Queue zones (Z,), numbered as the snapshot's ``counts`` and ``halting``."""
+    loop_ids: tuple[str, ...]
+    """Stop-line loops (M,), numbered as the snapshot's ``gaps`` and ``passed``."""
+    crossing_ids: tuple[tuple[str, int], ...]
+    """Crossings (C,) as ``(signal id, link index)``, numbered as ``calls``."""
+    valid: np.ndarray
+    """(N, P) bool: the stage exists."""
+    vehicle_min: np.ndarray
+    """(N, P) minimum green without the walk, s."""
+    min_green: np.ndarray
+    """(N, P) minimum green with the walk, s (the floor of the maximum greens)."""
+    holds: np.ndarray
+    """(N, P) seconds a green holds before pressure may end it."""
+    stage_zones: np.ndarray
+    """(N, P, S) zone numbers of each stage's lanes, padded with Z."""
+    stage_loops: np.ndarray
+    """(N, P, G) gap-out loop numbers of each stage, padded with M."""
+    stage_crossings: np.ndarray
+    """(N, P, K) crossing numbers each stage shows green with its walk, padded with C."""
+    signal_crossings: np.ndarray
+    """(N, K2) crossing numbers of each signal, padded with C."""
+    term_row: np.ndarray
+    """(T,) flat index into (N, P, L) of each pressure term."""
+    term_zone: np.ndarray
+    """(T,) zone number of each term (+1 for the lane's zone, -1/k for a zone it feeds)."""
+    term_coef: np.ndarray
+    """(T,) coefficient of each term."""
+    served: np.ndarray
+    """(N, P, L) bool: the stage gives the lane green."""
+    yields: np.ndarray
+    """(N, P, L) bool: a yielding green where another stage gives the lane priority."""
+    lane_zone: np.ndarray
+    """(N, L) zone number of each lane's queue zone, Z for none."""
+    lane_loops: np.ndarray
+    """(N, L, J) loop numbers of each lane's stop-line loops, padded with M."""
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.served.shape  # type: ignore[return-value]
+
+
+@dataclass
+class KernelState:
+    """What the kernel remembers between steps (arrays updated in place)."""
+
+    max_greens: np.ndarray
+    """(N, P) longest green of each stage under the plan in force, s."""
+    max_wait: np.ndarray
+    """(N,) longest a lane with vehicles may wait for green, s."""
+    last_green: np.ndarray
+    """(N, P) when each stage last showed green, s."""
+    zone_green: np.ndarray
+    """(Z + 1,) when each zone's lane last had green, s (the last slot is padding)."""
+    called_since: np.ndarray
+    """(C + 1,) when each crossing's button was first seen pressed (NaN: not pressed)."""
+    seconds: np.ndarray
+    """(N, P, L) seconds of green with a queue standing on the lane (yielding lanes)."""
+    passed: np.ndarray
+    """(N, P, L) vehicles over the stop line in those seconds."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the detectors show after one step, by detector number."""
+
+    counts: np.ndarray
+    """(Z,) vehicles on each queue zone."""
+    halting: np.ndarray
+    """(Z,) vehicles standing on each queue zone."""
+    gaps: np.ndarray
+    """(M,) seconds since a vehicle last left each stop-line loop."""
+    passed: np.ndarray
+    """(M,) vehicles that reached each stop-line loop during the step."""
+    zone_ok: np.ndarray
+    """(Z,) bool: the zone is usable (not found faulty)."""
+    loop_ok: np.ndarray
+    """(M,) bool: the loop is usable."""
+    calls: np.ndarray
+    """(C,) bool: the crossing's push button is pressed."""
+
+
+def _padded(rows: Sequence[Sequence[Sequence[int]]], n: int, p: int, fill: int) -> np.ndarray:
+    width = max((len(r) for sig in rows for r in sig), default=0) or 1
+    out = np.full((n, p, width), fill, dtype=np.int64)  # (N, P, width)
+    for i, sig in enumerate(rows):
+        for k, r in enumerate(sig):
+            out[i, k, : len(r)] = r
+    return out
+
+
+def build_layout(
+    intersections: Sequence[Intersection],
+    queue_zones: Mapping[str, Sequence[str]],
+    stop_loops: Mapping[str, Sequence[str]],
+    settings: FreeSettings,
+) -> Layout:
+    """The layout of ``intersections``; ``queue_zones`` / ``stop_loops`` map an incoming
+    lane to its queue zones / stop-line loops (the first queue zone of a lane is the one
+    pressure reads)."""
+    zone_ids = sorted({d for ds in queue_zones.values() for d in ds})
+    loop_ids = sorted({d for ds in stop_loops.values() for d in ds})
+    zi = {d: i for i, d in enumerate(zone_ids)}
+    li = {d: i for i, d in enumerate(loop_ids)}
+    nz, nm = len(zone_ids), len(loop_ids)
+    crossing_ids = [(x.id, c) for x in intersections for c in sorted(x.crossings)]
+    ci = {c: i for i, c in enumerate(crossing_ids)}
+    nc = len(crossing_ids)
+    n = len(intersections)
+    p = max(len(x.stages) for x in intersections)
+    lanes_of = [incoming_lanes(x) for x in intersections]
+    nl = max((len(ls) for ls in lanes_of), default=0) or 1
+    valid = np.zeros((n, p), bool)  # (N, P)
+    vehicle_min = np.full((n, p), np.inf)  # (N, P)
+    min_green = np.full((n, p), np.inf)  # (N, P)
+    holds = np.full((n, p), np.inf)  # (N, P)
+    served = np.zeros((n, p, nl), bool)  # (N, P, L)
+    priority = np.zeros((n, p, nl), bool)  # (N, P, L)
+    lane_zone = np.full((n, nl), nz, dtype=np.int64)  # (N, L)
+    zones_rows, loops_rows, cross_rows = [], [], []
+    loops_of_lane: list[list[list[int]]] = []
+    rows: list[int] = []
+    dets: list[int] = []
+    coefs: list[float] = []
+    for i, x in enumerate(intersections):
+        lanes = lanes_of[i]
+        lane_i = {ln: k for k, ln in enumerate(lanes)}
+        for k, ln in enumerate(lanes):
+            first = queue_zones.get(ln, ())
+            lane_zone[i, k] = zi[first[-1]] if first else nz
+        loops_of_lane.append([[li[d] for d in stop_loops.get(ln, ())] for ln in lanes])
+        sz, sl, sc = [], [], []
+        for k, stage in enumerate(x.stages):
+            valid[i, k] = True
+            vehicle_min[i, k] = stage.min_green_for(False)
+            min_green[i, k] = stage.min_green
+            holds[i, k] = max(settings.min_hold, settings.hold_intergreens * stage.intergreen_time)
+            group_lanes = sorted({ln for g in stage.lane_groups for ln in x.lane_groups[g].lanes})
+            prio = sorted(
+                {
+                    lk.from_lane
+                    for lk in x.links
+                    if not lk.is_crossing and stage.state[lk.index] == "G"
+                }
+            )
+            sz.append([zi[d] for ln in group_lanes for d in queue_zones.get(ln, ())])
+            sl.append([li[d] for ln in (prio or group_lanes) for d in stop_loops.get(ln, ())])
+            sc.append(
+                [ci[(x.id, c)] for c in sorted(x.crossings) if stage.state[c] in GREEN_STATES]
+            )
+            # pressure terms: +1 for the lane, -1/k for each lane it feeds
+            feeds: dict[str, list[str]] = {}
+            for lk in x.links:
+                if lk.is_crossing or stage.state[lk.index] not in GREEN_STATES:
+                    continue
+                feeds.setdefault(lk.from_lane, []).append(lk.to_lane)
+                served[i, k, lane_i[lk.from_lane]] = True
+                if stage.state[lk.index] == "G":
+                    priority[i, k, lane_i[lk.from_lane]] = True
+            for ln, outs in sorted(feeds.items(), key=lambda kv: lane_i[kv[0]]):
+                row = (i * p + k) * nl + lane_i[ln]
+                terms: dict[int, float] = {}
+                own = queue_zones.get(ln, ())
+                if own:
+                    terms[zi[own[-1]]] = terms.get(zi[own[-1]], 0.0) + 1.0
+                for out in outs:
+                    fed = queue_zones.get(out, ())
+                    if fed:
+                        z = zi[fed[-1]]
+                        terms[z] = terms.get(z, 0.0) - 1.0 / len(outs)
+                for z, c in sorted(terms.items()):
+                    rows.append(row)
+                    dets.append(z)
+                    coefs.append(c)
+        zones_rows.append(sz)
+        loops_rows.append(sl)
+        cross_rows.append(sc)
+    width = max((len(ls) for sig in loops_of_lane for ls in sig), default=0) or 1
+    lane_loops = np.full((n, nl, width), nm, dtype=np.int64)  # (N, L, J)
+    for i, per_lane in enumerate(loops_of_lane):
+        for k, ls in enumerate(per_lane):
+            lane_loops[i, k, : len(ls)] = ls
+    yields = served & ~priority & priority.any(axis=1, keepdims=True)  # (N, P, L)
+    k2 = max((len(x.crossings) for x in intersections), default=0) or 1
+    signal_crossings = np.full((n, k2), nc, dtype=np.int64)  # (N, K2)
+    for i, x in enumerate(intersections):
+        cross = [ci[(x.id, c)] for c in sorted(x.crossings)]
+        signal_crossings[i, : len(cross)] = cross
+    return Layout(
+        ids=tuple(x.id for x in intersections),
+        zone_ids=tuple(zone_ids),
+        loop_ids=tuple(loop_ids),
+        crossing_ids=tuple(crossing_ids),
+        valid=valid,
+        vehicle_min=vehicle_min,
+        min_green=min_green,
+        holds=holds,
+        stage_zones=_padded(zones_rows, n, p, nz),
+        stage_loops=_padded(loops_rows, n, p, nm),
+        stage_crossings=_padded(cross_rows, n, p, nc),
+        signal_crossings=signal_crossings,
+        term_row=np.array(rows, dtype=np.int64),
+        term_zone=np.array(dets, dtype=np.int64),
+        term_coef=np.array(coefs, dtype=float),
+        served=served,
+        yields=yields,
+        lane_zone=lane_zone,
+        lane_loops=lane_loops,
+    )
+
+
+def new_state(
+    layout: Layout, plans: Sequence[Plan], settings: FreeSettings, t: float
+) -> KernelState:
+    """The state at ``t`` with every signal bound by its plan in ``plans`` (N,)."""
+    n, p, nl = layout.shape
+    state = KernelState(
+        max_greens=np.full((n, p), np.inf),
+        max_wait=np.zeros(n),
+        last_green=np.full((n, p), t),
+        zone_green=np.full(len(layout.zone_ids) + 1, t),
+        called_since=np.full(len(layout.crossing_ids) + 1, np.nan),
+        seconds=np.zeros((n, p, nl)),
+        passed=np.zeros((n, p, nl)),
+    )
+    for i, plan in enumerate(plans):
+        bound_by(layout, state, i, plan, settings)
+    return state
+
+
+def bound_by(
+    layout: Layout, state: KernelState, i: int, plan: Plan, settings: FreeSettings
+) -> None:
+    """Signal ``i`` takes the bounds of ``plan``: each green up to ``max_green_factor`` x
+    its planned green (at least its minimum plus ``max_green_floor``), and no lane waiting
+    longer than ``max_wait_cycles`` planned cycles."""
+    k = len(plan.greens)
+    greens = np.asarray(plan.greens, float)  # (P_i,)
+    floor = layout.min_green[i, :k] + settings.max_green_floor  # (P_i,)
+    state.max_greens[i, :k] = np.maximum(settings.max_green_factor * greens, floor)
+    state.max_wait[i] = settings.max_wait_cycles * plan.cycle
+
+
+def pressure(layout: Layout, counts: np.ndarray, rates: np.ndarray | None = None) -> np.ndarray:
+    """Stage pressures (N, P) from the vehicles on each queue zone (Z,) (0 where a zone is
+    unusable); ``rates`` (N, P, L) weighs each lane's term (None: every served lane 1)."""
+    n, p, nl = layout.shape
+    q = np.append(counts, 0.0)  # (Z + 1,)
+    lane = np.bincount(
+        layout.term_row, weights=layout.term_coef * q[layout.term_zone], minlength=n * p * nl
+    ).reshape(n, p, nl)  # (N, P, L)
+    if rates is not None:
+        lane = lane * rates
+    return np.round(lane.sum(axis=2), PRESSURE_DECIMALS)  # (N, P)
+
+
+def rates(layout: Layout, state: KernelState, settings: FreeSettings) -> np.ndarray:
+    """Each stage's service rate of each lane (N, P, L): for a yielding green, its learned
+    discharge relative to the best stage for that lane; 1 for every other served lane."""
+    served = layout.served.astype(float)  # (N, P, L)
+    if not settings.learn_rates:
+        return served
+    n0 = PRIOR_SECONDS
+    rate = (state.passed + PRIOR_RATE * n0) / (state.seconds + n0) * served  # (N, P, L)
+    best = rate.max(axis=1, keepdims=True)  # (N, 1, L)
+    rel = np.divide(rate, best, out=np.zeros_like(rate), where=best > 0)
+    return np.where(layout.yields, rel, served)
+
+
+def decide_free(
+    layout: Layout,
+    state: KernelState,
+    snap: Snapshot,
+    stage: np.ndarray,
+    started: np.ndarray,
+    active: np.ndarray,
+    t: float,
+    settings: FreeSettings,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The stage each signal should show after this step and whether with its walk:
+    ``(choice (N,), walk (N,))``. ``stage`` (N,) is the green showing since ``started``
+    (N,); only ``active`` (N,) signals (free, in a green) decide, the others keep
+    ``stage``. Updates ``state`` (greens seen, calls, discharge) for the active ones."""
+    n, p, _ = layout.shape
+    nz, nc = len(layout.zone_ids), len(layout.crossing_ids)
+    rows = np.flatnonzero(active)  # (A,)
+    cur = np.where(active, stage, 0)  # (N,)
+    # remember: this stage and its lanes have green now; calls pressed now
+    state.last_green[rows, cur[rows]] = t
+    state.zone_green[layout.stage_zones[rows, cur[rows]].ravel()] = t
+    state.zone_green[nz] = t
+    mine = layout.signal_crossings[rows].ravel()  # crossings of the active signals
+    pressed = np.append(snap.calls, False)  # (C + 1,)
+    prev = state.called_since[mine]
+    state.called_since[mine] = np.where(pressed[mine], np.where(np.isnan(prev), t, prev), np.nan)
+    state.called_since[nc] = np.nan
+    zone_ok = np.append(snap.zone_ok, False)  # (Z + 1,)
+    loop_ok = np.append(snap.loop_ok, False)  # (M + 1,)
+    counts = np.where(zone_ok, np.append(snap.counts, 0.0), 0.0)  # (Z + 1,)
+    halting = np.where(zone_ok, np.append(snap.halting, 0.0), 0.0)  # (Z + 1,)
+    _observe_discharge(layout, state, rows, cur, halting, loop_ok, np.append(snap.passed, 0.0))
+
+    elapsed = t - started  # (N,)
+    below_min = elapsed + 1e-9 < layout.vehicle_min[np.arange(n), cur]  # (N,)
+    zones = layout.stage_zones  # (N, P, S)
+    usable = zone_ok[zones]  # (N, P, S)
+    has_zone = usable.any(axis=2)  # (N, P)
+    waiting = np.where(has_zone, (counts[zones]).sum(axis=2), 1.0)  # (N, P)
+    called = ~np.isnan(state.called_since)  # (C + 1,)
+    waiting = waiting + called[layout.stage_crossings].sum(axis=2)  # (N, P)
+    is_cur = np.arange(p)[None, :] == cur[:, None]  # (N, P)
+    others = layout.valid & ~is_cur & (waiting > 0)  # (N, P)
+    anyone = others.any(axis=1)  # (N,)
+
+    press = pressure(layout, counts[:nz], rates(layout, state, settings))  # (N, P)
+    since = np.where(np.isnan(state.called_since), np.inf, state.called_since)  # (C + 1,)
+    ped = np.max(
+        np.where(called[layout.stage_crossings], t - since[layout.stage_crossings], 0.0), axis=2
+    )  # (N, P)
+    ped_over = others & (ped >= settings.max_ped_wait)  # (N, P)
+    lane_wait = np.where(usable & (counts[zones] > 0), t - state.zone_green[zones], 0.0).max(
+        axis=2
+    )  # (N, P)
+    waited = np.where(has_zone, lane_wait, t - state.last_green)  # (N, P)
+    wait_over = others & (waited >= state.max_wait[:, None])  # (N, P)
+    best = np.where(others, press, -np.inf).argmax(axis=1)  # (N,)
+    pick = np.arange(n)
+    loops = layout.stage_loops[pick, cur]  # (N, G)
+    loops_ok = loop_ok[loops]  # (N, G)
+    gaps = np.append(snap.gaps, 0.0)[loops]  # (N, G)
+    gapped = (
+        loops_ok.any(axis=1)
+        & (waiting[pick, cur] == 0)
+        & np.all(~loops_ok | (gaps >= settings.gap), axis=1)
+    )  # (N,)
+    maxed = elapsed >= state.max_greens[pick, cur]  # (N,)
+    pushed = (elapsed >= layout.holds[pick, cur]) & (press[pick, best] > press[pick, cur])  # (N,)
+    if settings.keep_moving:
+        cz = zones[pick, cur]  # (N, S)
+        moving = np.where(zone_ok[cz], counts[cz] - halting[cz], 0.0).sum(axis=1)  # (N,)
+        pushed &= press[pick, best] > moving
+    choice = np.where(gapped | maxed | pushed, best, cur)  # (N,)
+    choice = np.where(
+        wait_over.any(axis=1), np.where(wait_over, waited, -np.inf).argmax(axis=1), choice
+    )
+    choice = np.where(ped_over.any(axis=1), np.where(ped_over, ped, -np.inf).argmax(axis=1), choice)
+    choice = np.where(below_min | ~anyone | ~active, cur, choice)
+    choice = np.where(active, choice, stage)
+    walk = pressed[layout.stage_crossings[pick, choice]].any(axis=1)  # (N,)
+    return choice, walk & active
+
+
+def _observe_discharge(
+    layout: Layout,
+    state: KernelState,
+    rows: np.ndarray,
+    cur: np.ndarray,
+    halting: np.ndarray,
+    loop_ok: np.ndarray,
+    passed: np.ndarray,
+) -> None:
+    """One step of green of each active signal's stage: on each lane the stage serves
+    with a yielding green somewhere, a second with a queue standing and the vehicles over
+    its stop-line loops (a lane missing a usable zone or loop is not measured)."""
+    watched = layout.served[rows, cur[rows]] & layout.yields[rows].any(axis=1)  # (A, L)
+    zone = layout.lane_zone[rows]  # (A, L)
+    loops = layout.lane_loops[rows]  # (A, L, J)
+    nm = len(layout.loop_ids)
+    has_loop = (loops < nm).any(axis=2)  # (A, L)
+    all_ok = np.all((loops == nm) | loop_ok[loops], axis=2)  # (A, L)
+    measured = watched & (halting[zone] > 0) & has_loop & all_ok  # (A, L)
+    state.seconds[rows, cur[rows]] += measured
+    state.passed[rows, cur[rows]] += np.where(measured, passed[loops].sum(axis=2), 0.0)
+
+
+def decide_max_pressure(
+    layout: Layout, counts: np.ndarray, stage: np.ndarray, elapsed: np.ndarray, holds: np.ndarray
+) -> np.ndarray:
+    """Varaiya's max-pressure: each signal in a green past its hold slot (``stage`` (N,)
+    >= 0, ``elapsed`` (N,) s, ``holds`` (N, P) s) takes the stage of highest pressure if
+    strictly above its own; returns the stage requested (N,), -1 where none is due."""
+    n = len(stage)
+    cur = np.maximum(stage, 0)  # (N,)
+    pick = np.arange(n)
+    due = (stage >= 0) & (elapsed >= holds[pick, cur])  # (N,)
+    press = pressure(layout, counts)  # (N, P)
+    press = np.where(layout.valid, press, -np.inf)
+    best = press.argmax(axis=1)  # (N,)
+    choice = np.where(press[pick, best] > press[pick, cur], best, cur)
+    return np.where(due, choice, -1)
