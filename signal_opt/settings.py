@@ -25,6 +25,9 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./var/signal-opt.db"
     """Any SQLAlchemy URL; ``postgresql+psycopg://user:pw@host/db`` for PostgreSQL."""
+    db_auto_upgrade: bool = True
+    """Upgrade the database schema at start-up; ``false``: refuse to start on an older
+    schema until ``signal-opt db upgrade`` has run. A newer schema is always refused."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "info"

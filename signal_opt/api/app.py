@@ -64,7 +64,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        repo = Repository.from_url(settings.database_url)
+        repo = Repository.from_url(settings.database_url, settings.db_auto_upgrade)
         service = RetimingService(settings, repo, metrics, optimizer)
         service.start()
         # Start-up objects (network models...) never die: keep them out of the

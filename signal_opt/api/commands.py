@@ -1,4 +1,5 @@
-"""``signal-opt serve`` and ``signal-opt keys create``: wired into :mod:`signal_opt.cli`.
+"""``signal-opt serve``, ``keys create`` and ``db upgrade|current``: wired into
+:mod:`signal_opt.cli`.
 
 ``add_parsers(subparsers)`` adds the sub-commands; ``COMMANDS`` maps each name to its
 handler, which returns the exit status.
@@ -13,6 +14,8 @@ from typing import Any
 
 from signal_opt.settings import load_settings
 from signal_opt.storage import ROLES, Repository
+from signal_opt.storage.db import make_engine
+from signal_opt.storage.schema import SchemaError, prepare, state
 
 __all__ = ["COMMANDS", "add_parsers"]
 
@@ -34,6 +37,15 @@ def add_parsers(subparsers: Any) -> None:
     c.add_argument("--name", default="", help="a label, e.g. who uses the key")
     c.add_argument("--config", help="settings file (for the database URL)")
 
+    d = subparsers.add_parser("db", help="the service's database schema (migrations)")
+    dsub = d.add_subparsers(dest="db_command", required=True)
+    for name, text in (
+        ("upgrade", "upgrade the database to this release's schema"),
+        ("current", "print the database's schema revision and this release's"),
+    ):
+        p = dsub.add_parser(name, help=text)
+        p.add_argument("--config", help="settings file (for the database URL)")
+
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
@@ -44,6 +56,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     changes = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     if changes:
         settings = settings.model_copy(update=changes)
+    engine = make_engine(settings.database_url)
+    try:  # a schema that does not fit is refused here, in one line, before uvicorn starts
+        prepare(engine, settings.db_auto_upgrade)
+    except SchemaError as exc:
+        print(f"signal-opt serve: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -68,7 +88,31 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    engine = make_engine(settings.database_url)
+    try:
+        if args.db_command == "current":
+            found = state(engine)
+            note = " (release 0.1.0 tables, not stamped yet)" if found.legacy else ""
+            print(f"database: {found.current or 'empty'}{note}; this release: {found.head}")
+            return 0
+        before = prepare(engine, upgrade=True)
+        after = state(engine)
+        if before.up_to_date:
+            print(f"database schema already at {after.current}")
+        else:
+            print(f"database schema upgraded from {before.current or 'empty'} to {after.current}")
+        return 0
+    except SchemaError as exc:
+        print(f"signal-opt db: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": cmd_serve,
     "keys": cmd_keys,
+    "db": cmd_db,
 }

@@ -10,8 +10,6 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from signal_opt.storage.tables import Base
-
 
 def normalize_url(url: str) -> str:
     """``postgres://`` / ``postgresql://`` mean psycopg 3 here (psycopg2 is not a dependency)."""
@@ -45,5 +43,5 @@ def make_engine(url: str) -> Engine:
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:
-    Base.metadata.create_all(engine)
+    """Sessions on ``engine``; the tables come from the migrations (:mod:`.schema`)."""
     return sessionmaker(engine, expire_on_commit=False)

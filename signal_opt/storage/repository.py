@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from signal_opt.model import Plan
 from signal_opt.storage.db import make_engine, make_sessions
+from signal_opt.storage.schema import prepare
 from signal_opt.storage.tables import (
     ApiKeyRow,
     NetworkRow,
@@ -164,15 +165,23 @@ def _key(row: ApiKeyRow) -> ApiKey:
 
 
 class Repository:
-    """Storage of one service; ``Repository.from_url`` creates the tables if needed."""
+    """Storage of one service; ``Repository.from_url`` brings the schema up to date."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions: sessionmaker[Session] = make_sessions(engine)
 
     @classmethod
-    def from_url(cls, url: str) -> Repository:
-        return cls(make_engine(url))
+    def from_url(cls, url: str, upgrade: bool = True) -> Repository:
+        """Storage at ``url``, its schema upgraded (or, with ``upgrade=False``, checked):
+        :class:`~signal_opt.storage.schema.SchemaError` when it does not fit this code."""
+        engine = make_engine(url)
+        try:
+            prepare(engine, upgrade)
+        except Exception:
+            engine.dispose()
+            raise
+        return cls(engine)
 
     def close(self) -> None:
         self.engine.dispose()

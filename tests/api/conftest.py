@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from signal_opt.api import create_app
 from signal_opt.settings import Settings
+from tests.api.servers import HOW, pg_ctl, postgres_server
 
 REPO = Path(__file__).resolve().parents[2]
 NETWORK = "yizhuang_core"
@@ -107,3 +111,47 @@ def readings_for(
                 r.update(count=0.0, jam_length=15.0)
             out.append(r)
     return out
+
+
+def _has_user(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster for the session (skips, saying why, without one)."""
+    if pg_ctl() is None:
+        pytest.skip(f"PostgreSQL is not installed: {HOW}")
+    if os.geteuid() == 0 and not _has_user("postgres"):
+        pytest.skip(
+            "running as root without a 'postgres' user for initdb: "
+            "install the Debian package (.ci/install-services.sh) or run as non-root"
+        )
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed: pip install -e '.[postgres]'")
+    with postgres_server() as url:
+        yield url
+
+
+def new_pg_database(pg_url: str) -> str:
+    """A new, empty database on the cluster of ``pg_url``; its URL."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return pg_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty database: a SQLite file, and a database on the throwaway PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/fresh.db"
+    return new_pg_database(request.getfixturevalue("pg_url"))

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import pwd
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
@@ -16,39 +14,8 @@ from fastapi.testclient import TestClient
 
 from signal_opt.settings import Settings
 from tests.api.conftest import NETWORK, readings_for
-from tests.api.servers import HOW, pg_ctl, postgres_server
 
 pytestmark = pytest.mark.postgres
-
-try:
-    import psycopg  # noqa: F401
-
-    HAVE_PSYCOPG = True
-except ImportError:
-    HAVE_PSYCOPG = False
-
-
-def _has_user(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    if pg_ctl() is None:
-        pytest.skip(f"PostgreSQL is not installed: {HOW}")
-    if os.geteuid() == 0 and not _has_user("postgres"):
-        pytest.skip(
-            "running as root without a 'postgres' user for initdb: "
-            "install the Debian package (.ci/install-services.sh) or run as non-root"
-        )
-    if not HAVE_PSYCOPG:
-        pytest.skip("psycopg is not installed: pip install -e '.[postgres]'")
-    with postgres_server() as url:
-        yield url
 
 
 @pytest.fixture
