@@ -16,7 +16,8 @@ The signal programs are four-stage with protected lefts ([N-S through + right,
 N-S left, E-W through + right, E-W left], each followed by yellow and all-red). They are
 derived from the junction's own connections in a first netconvert pass, checked against
 the junction's foe matrix, written to ``NAME.tll.xml`` and compiled in a second pass, so
-``netconvert`` on the ``src`` files alone reproduces the network.
+``netconvert`` on the ``src`` files alone reproduces the network (program derivation and
+checks: ``signal_opt.sumo.netbuild``, shared with the generated stress networks).
 
 The output is deterministic: netconvert runs with ``SOURCE_DATE_EPOCH`` fixed and relative
 paths, and everything else is generated in a fixed order.
@@ -26,8 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable
@@ -41,12 +40,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
 from signal_opt.sumo.detectors import place_detectors, write_detectors  # noqa: E402
+from signal_opt.sumo.netbuild import (  # noqa: E402
+    check_programs,
+    four_stage_tll,
+    plain_xml,
+)
+from signal_opt.sumo.netbuild import run_netconvert as run_netconvert_cmd  # noqa: E402
 
 KMH = 1 / 3.6
-ALL_RED = 2.0
-YELLOW_FAST = 4.0  # approaches of 60 km/h
-YELLOW_SLOW = 3.0
-FAST_SPEED = 55 * KMH
 LANE_WIDTH = 3.2
 SIDEWALK_WIDTH = 3.0
 
@@ -263,11 +264,6 @@ def edge_defs(d: GridDesign) -> list[EdgeDef]:
     return edges
 
 
-def _xml(root: str, lines: Iterable[str]) -> str:
-    body = "\n".join(f"    {line}" for line in lines)
-    return f'<?xml version="1.0" encoding="UTF-8"?>\n<{root}>\n{body}\n</{root}>\n'
-
-
 def nodes_xml(d: GridDesign) -> str:
     lines = []
     for r, ew in enumerate(d.ew):
@@ -290,7 +286,7 @@ def nodes_xml(d: GridDesign) -> str:
         lines.append(
             f'<node id="{ns.code}-N" x="{d.xs[c]:.2f}" y="{d.fringe_n:.2f}" type="priority"/>'
         )
-    return _xml("nodes", lines)
+    return plain_xml("nodes", lines)
 
 
 def types_xml() -> str:
@@ -299,7 +295,7 @@ def types_xml() -> str:
         f'width="{LANE_WIDTH}" disallow="pedestrian"/>'
         for t in TYPES
     ]
-    return _xml("types", lines)
+    return plain_xml("types", lines)
 
 
 def edges_xml(d: GridDesign) -> str:
@@ -315,7 +311,7 @@ def edges_xml(d: GridDesign) -> str:
             lines.append("</edge>")
         else:
             lines.append(f"<edge {attrs}/>")
-    return _xml("edges", lines)
+    return plain_xml("edges", lines)
 
 
 def connections_xml(d: GridDesign) -> str:
@@ -361,136 +357,11 @@ def connections_xml(d: GridDesign) -> str:
                     lines.append(_con(inc, thr, k + off, k + off))
                 lines.append(_con(inc, right, off, off))
                 lines.append(_con(inc, left, n - 1 + off, n_cross - 1 + off))
-    return _xml("connections", lines)
+    return plain_xml("connections", lines)
 
 
 def _con(a: str, b: str, la: int, lb: int) -> str:
     return f'<connection from="{a}" to="{b}" fromLane="{la}" toLane="{lb}"/>'
-
-
-# ---------------------------------------------------------------------------------------
-# signal programs
-
-STAGE_NAMES = ("ns_through", "ns_left", "ew_through", "ew_left")
-
-
-def _axis(edge: sumolib.net.edge.Edge) -> str:
-    """``"ns"`` or ``"ew"``: the orientation of the edge's last geometry segment."""
-    (x0, y0), (x1, y1) = edge.getShape()[-2:]
-    return "ns" if abs(y1 - y0) > abs(x1 - x0) else "ew"
-
-
-def stage_states(net: sumolib.net.Net, tls_id: str) -> list[tuple[str, str]]:
-    """``(stage name, state)`` of each non-empty stage of a four-stage program.
-
-    Through links ``G`` and right turns ``g`` (yielding to pedestrians) in the through stage
-    of their axis, lefts ``G`` in the left stage, crossings ``G`` with the parallel through.
-    """
-    tls = net.getTLS(tls_id)
-    size = max(li for _, _, li in tls.getConnections()) + 1
-    stages = {name: ["r"] * size for name in STAGE_NAMES}
-    for in_lane, out_lane, li in tls.getConnections():
-        edge = in_lane.getEdge()
-        if edge.getFunction() == "walkingarea":
-            crossed = out_lane.getEdge().getCrossingEdges()
-            # a crossing over an E-W street runs parallel to N-S traffic
-            parallel = "ns" if _axis(crossed[0]) == "ew" else "ew"
-            stages[f"{parallel}_through"][li] = "G"
-            continue
-        con = next(c for c in in_lane.getOutgoing() if c.getToLane() == out_lane)
-        direction = con.getDirection().lower()
-        axis = _axis(edge)
-        if direction == "s":
-            stages[f"{axis}_through"][li] = "G"
-        elif direction == "r":
-            stages[f"{axis}_through"][li] = "g"
-        elif direction == "l":
-            stages[f"{axis}_left"][li] = "G"
-        else:
-            raise ValueError(f"{tls_id}: link {li} has unexpected direction {direction!r}")
-    return [
-        (name, "".join(state)) for name, state in stages.items() if any(c in "Gg" for c in state)
-    ]
-
-
-def program_phases(
-    net: sumolib.net.Net, tls_id: str, greens: tuple[float, ...]
-) -> list[tuple[float, str, str]]:
-    """``(duration, state, name)`` of the base program: each stage, yellow, all-red.
-
-    ``greens`` are the untuned greens of the four stages, in :data:`STAGE_NAMES` order.
-    """
-    base_green = dict(zip(STAGE_NAMES, greens, strict=True))
-    tls = net.getTLS(tls_id)
-    is_crossing = {}
-    speed = {}
-    for in_lane, _, li in tls.getConnections():
-        is_crossing[li] = in_lane.getEdge().getFunction() == "walkingarea"
-        speed[li] = 0.0 if is_crossing[li] else in_lane.getSpeed()
-    stages = stage_states(net, tls_id)
-    phases = []
-    for k, (name, state) in enumerate(stages):
-        nxt = stages[(k + 1) % len(stages)][1]
-        phases.append((base_green[name], state, name))
-        yellow = []
-        ending_speed = 0.0
-        for li, (now, then) in enumerate(zip(state, nxt, strict=True)):
-            if now in "Gg" and then in "Gg":
-                yellow.append(now)
-            elif now in "Gg":
-                yellow.append("r" if is_crossing[li] else "y")
-                ending_speed = max(ending_speed, speed[li])
-            else:
-                yellow.append("r")
-        y = YELLOW_FAST if ending_speed >= FAST_SPEED else YELLOW_SLOW
-        phases.append((y, "".join(yellow), f"{name}_yellow"))
-        phases.append((ALL_RED, "r" * len(state), f"{name}_allred"))
-    return phases
-
-
-def tll_xml(net: sumolib.net.Net, greens: tuple[float, ...]) -> str:
-    lines = []
-    for tls in sorted(net.getTrafficLights(), key=lambda t: t.getID()):
-        lines.append(f'<tlLogic id="{tls.getID()}" type="static" programID="0" offset="0">')
-        for duration, state, name in program_phases(net, tls.getID(), greens):
-            lines.append(f'    <phase duration="{duration:g}" state="{state}" name="{name}"/>')
-        lines.append("</tlLogic>")
-    return _xml("tlLogics", lines)
-
-
-def check_programs(net_path: Path) -> list[str]:
-    """Safety problems of every program in a built net (empty when it is sound).
-
-    No two foe links both ``G`` in a phase, every vehicle green ends through a yellow, and
-    every controlled link gets a green.
-    """
-    net = sumolib.net.readNet(str(net_path), withPedestrianConnections=True, withPrograms=True)
-    problems = []
-    for tls in net.getTrafficLights():
-        tid = tls.getID()
-        node = net.getNode(tid)  # one junction per signal, link index == request index
-        crossing = {
-            li: in_lane.getEdge().getFunction() == "walkingarea"
-            for in_lane, _, li in tls.getConnections()
-        }
-        for program in tls.getPrograms().values():
-            states = [p.state for p in program.getPhases()]
-            served = set()
-            for p, state in enumerate(states):
-                greens = [i for i, c in enumerate(state) if c == "G"]
-                served |= {i for i, c in enumerate(state) if c in "Gg"}
-                for a in greens:
-                    for b in greens:
-                        if a < b and node.areFoes(a, b):
-                            problems.append(f"{tid} phase {p}: foe links {a} and {b} both G")
-                nxt = states[(p + 1) % len(states)]
-                for i, (now, then) in enumerate(zip(state, nxt, strict=True)):
-                    if now in "Gg" and then == "r" and not crossing[i]:
-                        problems.append(f"{tid} phase {p}: link {i} goes green to red")
-            missing = sorted(set(crossing) - served)
-            if missing:
-                problems.append(f"{tid}: links {missing} never get green")
-    return problems
 
 
 # ---------------------------------------------------------------------------------------
@@ -524,15 +395,7 @@ def netconvert_options(d: GridDesign, name: str, with_tll: bool, output: str) ->
 
 def run_netconvert(d: GridDesign, out_dir: Path, with_tll: bool, output: str) -> Path:
     cmd = netconvert_options(d, d.name, with_tll, output)
-    proc = subprocess.run(cmd, cwd=out_dir, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"netconvert failed for {d.name}:\n{proc.stderr}")
-    path = out_dir / output
-    # netconvert stamps the wall-clock time into its header; drop it for reproducibility
-    text = path.read_text(encoding="utf-8")
-    text = re.sub(r"<!-- generated on \S+ by", "<!-- generated by", text, count=1)
-    path.write_text(text, encoding="utf-8")
-    return path
+    return run_netconvert_cmd(cmd, out_dir, output, d.name)
 
 
 # ---------------------------------------------------------------------------------------
@@ -766,7 +629,7 @@ def build(d: GridDesign) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         rel = os.path.relpath(Path(tmp) / "pass1.net.xml", out)
         first = run_netconvert(d, out, with_tll=False, output=rel)
-        tll = tll_xml(sumolib.net.readNet(str(first), withPedestrianConnections=True), d.base_green)
+        tll = four_stage_tll(first, d.base_green)
     (src / f"{d.name}.tll.xml").write_text(tll, encoding="utf-8")
     net_path = run_netconvert(d, out, with_tll=True, output=f"{d.name}.net.xml")
     problems = check_programs(net_path)
