@@ -32,16 +32,15 @@ from typing import Any
 
 import numpy as np
 
-from signal_opt.controllers.actuation import FreeSettings, FreeSignal, choose_stage, free_signal
+from signal_opt.controllers.actuation import FreeSettings
 from signal_opt.controllers.base import Controller
-from signal_opt.controllers.discharge import discharge_of
-from signal_opt.controllers.max_pressure import pressure_of, queue_detectors
+from signal_opt.controllers.kernel import Snapshot, bound_by, build_layout, decide_free, new_state
 from signal_opt.core import CoreSettings
 from signal_opt.detectors import FAULT_KINDS, DemandEstimator, Minute
 from signal_opt.model import Intersection, Plan, check_plan
 from signal_opt.retiming import retime_network
 from signal_opt.sumo.coordination import platoon_links
-from signal_opt.sumo.detector_reader import StepReading, served_lane
+from signal_opt.sumo.detector_reader import served_lane
 from signal_opt.sumo.detectors import detector_infos
 from signal_opt.sumo.pushbuttons import PushButtons
 from signal_opt.sumo.simulation import RunContext, Simulation
@@ -105,41 +104,27 @@ class AdaptiveController(Controller):
         self.links = [lk for lk in links if lk.travel_time <= self.settings.max_link_time]
         self.period = min((float(getattr(s, "period", 60.0)) for s in ctx.detectors), default=60.0)
         by_kind: dict[str, dict[str, list[str]]] = {"stopline": {}, "queue": {}}
-        for s in ctx.detectors:
-            if s.kind in by_kind:
-                by_kind[s.kind].setdefault(served_lane(s), []).append(s.id)
-        # per intersection, per stage: the stop-line loops and queue zones of its lanes
-        self.stage_loops: dict[str, list[list[str]]] = {}
-        self.stage_queues: dict[str, list[list[str]]] = {}
-        for x in ctx.intersections:
-            loops, queues = [], []
-            for stage in x.stages:
-                lanes = sorted({ln for g in stage.lane_groups for ln in x.lane_groups[g].lanes})
-                # Gap-out watches lanes with priority green: a yielding left-turner waiting
-                # on its loop must not hold the stage green.
-                priority = sorted(
-                    {
-                        lk.from_lane
-                        for lk in x.links
-                        if not lk.is_crossing and stage.state[lk.index] == "G"
-                    }
-                )
-                loops.append(
-                    [d for ln in (priority or lanes) for d in by_kind["stopline"].get(ln, [])]
-                )
-                queues.append([d for ln in lanes for d in by_kind["queue"].get(ln, [])])
-            self.stage_loops[x.id] = loops
-            self.stage_queues[x.id] = queues
-        self._queue_zone = queue_detectors(ctx)
-        self._stop_loops = by_kind["stopline"]
+        for spec in ctx.detectors:
+            if spec.kind in by_kind:
+                by_kind[spec.kind].setdefault(served_lane(spec), []).append(spec.id)
+        # Which detectors serve which stage and lane, worked out once for the kernel.
+        self.layout = build_layout(
+            ctx.intersections, by_kind["queue"], by_kind["stopline"], self.settings.free
+        )
+        self._zone_index = {d: i for i, d in enumerate(self.layout.zone_ids)}
+        self._loop_index = {d: i for i, d in enumerate(self.layout.loop_ids)}
+        self._crossing_index = {c: i for i, c in enumerate(self.layout.crossing_ids)}
+        self.row = {tls_id: i for i, tls_id in enumerate(self.layout.ids)}
         self.coordinated: dict[str, int] = {}
         """Coordinated signals: the stage carrying the green wave."""
-        self.free: dict[str, FreeSignal] = {}
         self.fixed: set[str] = set()
         """Signals latched on their base plan (no usable data)."""
         self._bad: frozenset[str] = frozenset()
-        self._gaps: dict[str, float] = {}
-        self._queues: dict[str, int] = {}
+        n_zones, n_loops = len(self.layout.zone_ids), len(self.layout.loop_ids)
+        self._zone_ok = np.ones(n_zones, bool)  # (Z,)
+        self._loop_ok = np.ones(n_loops, bool)  # (M,)
+        self._gaps = np.zeros(n_loops)  # (M,) the last step's, for coordinated gap-out
+        self._counts = np.zeros(n_zones)  # (Z,)
         return []
 
     def start(self, sim: Simulation) -> None:
@@ -156,23 +141,20 @@ class AdaptiveController(Controller):
         t0 = sim.conn.simulation.getTime()
         self.next_minute = t0 + self.period + 1.0
         self.next_retime = t0 + self.settings.first_retiming
+        if list(self.driver.ids) != list(self.layout.ids):
+            raise RuntimeError("driver and kernel must number the signals alike")
+        self.state = new_state(
+            self.layout, [x.base_plan() for x in sim.intersections], self.settings.free, t0
+        )
         for x in sim.intersections:
             sim.plan_log.write(t0, x.base_plan())
-            self.free[x.id] = free_signal(
-                x,
-                pressure_of(x, self._queue_zone),
-                self.stage_loops[x.id],
-                self.stage_queues[x.id],
-                self.settings.free,
-                t0,
-                discharge_of(x, self._queue_zone, self._stop_loops),
-            )
             self.driver.set_free(x.id)
 
     def step(self, sim: Simulation, t: float) -> float:
-        # one call per detector domain per step
-        now = self.reader.read_step()
-        self._gaps, self._queues = now.gaps, now.counts
+        layout = self.layout
+        # one subscription read per detector domain per step
+        counts, halting, gaps, passed = self.reader.read_arrays(layout.zone_ids, layout.loop_ids)
+        self._gaps, self._counts = gaps, counts
         if t + 1e-9 >= self.next_minute:
             readings = self.reader.last_interval()
             self.estimator.add_minute(
@@ -182,36 +164,39 @@ class AdaptiveController(Controller):
                 },
                 self.period,
             )
-            self._bad = frozenset(self.estimator.faulty_now())
+            self._faulty(frozenset(self.estimator.faulty_now()))
             self.next_minute += self.period
         if t + 1e-9 >= self.next_retime:
             self._retime(t)
             self.next_retime += self.settings.interval
-        seen = now
-        if self._bad:  # faulty detectors are left out of free operation too
-            bad = self._bad
-            seen = StepReading(
-                *(_usable(m, bad) for m in (now.counts, now.halting, now.gaps, now.passed))
-            )
-        calls = self.buttons.pressed() if self.buttons is not None else {}
-        for tls_id, sig in self.free.items():
-            stage, started = self.driver.current_stage(tls_id)
-            if stage < 0 or not self.driver.lights[tls_id].free:
-                continue
-            pressed = calls.get(tls_id, frozenset())
-            nxt, walk = choose_stage(sig, stage, started, t, seen, self.settings.free, pressed)
-            self.driver.request_stage(tls_id, nxt, walk or self.settings.free.pedestrian_recall)
+        calls = np.zeros(len(layout.crossing_ids), bool)  # (C,)
+        if self.buttons is not None:
+            for tls_id, pressed in self.buttons.pressed().items():
+                calls[[self._crossing_index[(tls_id, c)] for c in pressed]] = True
+        snap = Snapshot(counts, halting, gaps, passed, self._zone_ok, self._loop_ok, calls)
+        driver = self.driver
+        active = driver.free & (driver.stage >= 0)  # (N,)
+        choice, walk = decide_free(
+            layout, self.state, snap, driver.stage, driver.started, active, t, self.settings.free
+        )
+        walk |= self.settings.free.pedestrian_recall
+        driver.request_stages(choice, walk, np.flatnonzero(active))
         return t + 1.0
+
+    def _faulty(self, bad: frozenset[str]) -> None:
+        """Leave the detectors found faulty out of free operation and gap-out."""
+        if bad == self._bad:
+            return
+        self._bad = bad
+        self._zone_ok = np.array([d not in bad for d in self.layout.zone_ids], bool)
+        self._loop_ok = np.array([d not in bad for d in self.layout.loop_ids], bool)
 
     # -- retiming ---------------------------------------------------------------------
     def _retime(self, t: float) -> None:
         xs = self.sim.intersections
         t0 = time.perf_counter()
         est = self.estimator.estimate()
-        current = []
-        for x in xs:
-            light = self.driver.lights[x.id]
-            current.append(light.pending or light.plan)
+        current = [self.driver.plan_of(x.id) for x in xs]
         outcome = retime_network(xs, est.demand, current, self.links, self.core_settings)
         self.retime_seconds.append(time.perf_counter() - t0)
         self.retimings += 1
@@ -265,11 +250,8 @@ class AdaptiveController(Controller):
             return False
         self.coordinated.pop(x.id, None)
         self.fixed.discard(x.id)
-        self.free[x.id].bound_by(plan, self.settings.free)
-        light = self.driver.lights[x.id]
-        light.pending = None
-        if not light.free:
-            self.driver.set_free(x.id)
+        bound_by(self.layout, self.state, self.row[x.id], plan, self.settings.free)
+        self.driver.set_free(x.id)
         self.sim.plan_log.write(t, plan)  # a free signal runs within this plan from now
         return True
 
@@ -278,20 +260,22 @@ class AdaptiveController(Controller):
         stop-line loops for ``gap`` seconds; a faulty loop never gaps out)."""
         if tls_id in self.fixed or stage == self.coordinated.get(tls_id):
             return False
-        loops = self.stage_loops[tls_id][stage]
-        if not loops or any(d in self._bad for d in loops):
+        loops = self.layout.stage_loops[self.row[tls_id], stage]  # (G,)
+        loops = loops[loops < len(self.layout.loop_ids)]
+        if not loops.size or not self._loop_ok[loops].all():
             return False
-        return all(self._gaps.get(d, 0.0) >= self.settings.free.gap for d in loops)
+        return bool((self._gaps[loops] >= self.settings.free.gap).all())
 
     def _skip(self, tls_id: str, stage: int) -> bool:
         """Coordinated signals: a stage is skipped when nobody waits for it (by working
         queue zones: a faulty one may hide a queue)."""
         if tls_id in self.fixed or stage == self.coordinated.get(tls_id):
             return False
-        queues = self.stage_queues[tls_id][stage]
-        if not queues or any(d in self._bad for d in queues):
+        zones = self.layout.stage_zones[self.row[tls_id], stage]  # (S,)
+        zones = zones[zones < len(self.layout.zone_ids)]
+        if not zones.size or not self._zone_ok[zones].all():
             return False
-        return all(self._queues.get(d, 1) == 0 for d in queues)
+        return bool((self._counts[zones] == 0).all())
 
     def summary(self) -> dict[str, Any]:
         """Retimings, their network-wide compute time, fallbacks and detector faults."""
@@ -307,10 +291,6 @@ class AdaptiveController(Controller):
             "detector_faults": {k: int(found.get(k, 0)) for k in FAULT_KINDS},
             "faulty_detectors": len(est.ever_faulty) if est is not None else 0,
         }
-
-
-def _usable(values: dict, bad: frozenset[str]) -> dict:
-    return {d: v for d, v in values.items() if d not in bad}
 
 
 def _finite_plan(plan: Plan) -> bool:

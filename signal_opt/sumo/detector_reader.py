@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import traci.constants as tc
 
 
@@ -80,6 +81,8 @@ class DetectorReader:
                 conn.lanearea.subscribe(det, zone_vars)
         self._counted: dict[str, int] = {}
         """Vehicles each stop-line loop had counted in its current interval, last step."""
+        self._counted_arr: np.ndarray | None = None
+        """The same for :meth:`read_arrays`, (M,)."""
 
     def queue_vehicles(self) -> dict[str, int]:
         """Vehicles now on each queue zone, by detector id (needs ``per_step``)."""
@@ -107,6 +110,26 @@ class DetectorReader:
             step.passed[d] = now - before if now >= before else now
             last[d] = now
         return step
+
+    def read_arrays(
+        self, zone_ids: Sequence[str], loop_ids: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`read_step` as arrays in the order of ``zone_ids`` (Z,) and ``loop_ids``
+        (M,): ``(counts (Z,), halting (Z,), gaps (M,), passed (M,))``, one subscription
+        read per detector kind (needs ``gaps``)."""
+        number, standing = tc.LAST_STEP_VEHICLE_NUMBER, tc.LAST_STEP_VEHICLE_HALTING_NUMBER
+        gap, counted = tc.LAST_STEP_TIME_SINCE_DETECTION, tc.VAR_INTERVAL_NUMBER
+        zones = self.conn.lanearea.getAllSubscriptionResults()
+        z = np.array([(v[number], v[standing]) for v in map(zones.__getitem__, zone_ids)], float)
+        loops = self.conn.inductionloop.getAllSubscriptionResults()
+        m = np.array([(v[gap], v[counted]) for v in map(loops.__getitem__, loop_ids)], float)
+        z = z.reshape(len(zone_ids), 2)  # (Z, 2)
+        m = m.reshape(len(loop_ids), 2)  # (M, 2)
+        now = m[:, 1]  # (M,) vehicles counted in each loop's current period
+        last = self._counted_arr if self._counted_arr is not None else np.zeros(len(loop_ids))
+        passed = np.where(now >= last, now - last, now)  # the period restarted: all new
+        self._counted_arr = now
+        return z[:, 0], z[:, 1], m[:, 0], passed
 
     def last_interval(self) -> dict[str, Reading]:
         """Every detector's last completed interval, by detector id (needs ``intervals``)."""

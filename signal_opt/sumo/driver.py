@@ -24,6 +24,8 @@ import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from signal_opt.model import GREEN_STATES, Intersection, Phase, Plan, check_plan
 from signal_opt.sumo.programs import quantize_greens, transition_phases
 
@@ -45,6 +47,10 @@ class TransitionLimits:
 
 @dataclass
 class _Light:
+    """The schedule one light is running (the per-light state that is not an array)."""
+
+    index: int
+    """Row of the light in the driver's arrays."""
     intersection: Intersection
     plan: Plan
     pending: Plan | None = None
@@ -52,14 +58,6 @@ class _Light:
     # phases of the cycle being run: (state, end_time, stage_index or -1 for intergreen)
     schedule: list[tuple[str, float, int]] = field(default_factory=list)
     position: int = 0
-    stage_started: float = 0.0
-    free: bool = False
-    next_stage: int | None = None
-    next_walk: bool = True
-    walk: bool = True
-    """Whether the green showing has its pedestrian walk (crossings green)."""
-    min_end: float = 0.0
-    """Free mode: the earliest time the green showing may end."""
 
 
 class SignalDriver:
@@ -88,6 +86,23 @@ class SignalDriver:
         self.lights: dict[str, _Light] = {}
         self._heap: list[tuple[float, str]] = []
         self._intersections = {x.id: x for x in intersections}
+        self.ids = [x.id for x in intersections]
+        """Light ids (N,), in the order of the arrays below."""
+        n = len(intersections)
+        self.stage = np.full(n, -1, dtype=np.int64)
+        """(N,) stage showing, -1 during an intergreen."""
+        self.started = np.zeros(n)
+        """(N,) when the green showing (or last shown) started, s."""
+        self.free = np.zeros(n, bool)
+        """(N,) free mode: the controller picks each next stage."""
+        self.walk = np.ones(n, bool)
+        """(N,) the green showing has its pedestrian walk (crossings green)."""
+        self.min_end = np.zeros(n)
+        """(N,) free mode: the earliest time the green showing may end."""
+        self.next_stage = np.full(n, -1, dtype=np.int64)
+        """(N,) free mode: the stage requested next (-1: none)."""
+        self.next_walk = np.ones(n, bool)
+        """(N,) free mode: whether the stage requested comes with its walk."""
 
     # -- set-up ---------------------------------------------------------------------------
     def take_over(self, t: float, plans: dict[str, Plan] | None = None) -> None:
@@ -96,9 +111,9 @@ class SignalDriver:
         The running program is followed to the end of its cycle (reading its phase once);
         from the next cycle boundary on, ``plans`` (or the base plans) run.
         """
-        for tls_id, x in self._intersections.items():
+        for i, (tls_id, x) in enumerate(self._intersections.items()):
             base = x.base_plan()
-            light = _Light(x, base)
+            light = _Light(i, x, base)
             self.lights[tls_id] = light
             phases = _rotated_phases(x)
             state_now = self.conn.trafficlight.getRedYellowGreenState(tls_id)
@@ -128,11 +143,11 @@ class SignalDriver:
                 light.schedule.append((phases[k][0].state, end, stage_of[k]))
             light.position = 0
             light.cycle_start = t
-            light.stage_started = t
+            self.started[i] = t
             if found is not None and stage_of[j] >= 0:
                 self._started(light, phases[j][0].state, stage_of[j], t)
             self._set(tls_id, light.schedule[0][0])
-            self._push(light.schedule[0][1], tls_id)
+            self._current(tls_id, light)
             if plans and tls_id in plans:
                 self.request(plans[tls_id])
 
@@ -141,26 +156,39 @@ class SignalDriver:
         """Queue ``plan``; it starts at the light's next cycle boundary. Validated now."""
         light = self.lights[plan.intersection_id]
         check_plan(light.intersection, plan)
-        light.free = False
+        self.free[light.index] = False
         light.pending = plan
 
     def set_free(self, tls_id: str) -> None:
-        """Switch a light to free mode (stage chosen by :meth:`request_stage`)."""
-        self.lights[tls_id].free = True
+        """Switch a light to free mode (stage chosen by :meth:`request_stage`); a plan
+        queued for it is dropped."""
+        light = self.lights[tls_id]
+        self.free[light.index] = True
+        light.pending = None
 
     def request_stage(self, tls_id: str, stage: int, walk: bool = True) -> None:
         """In free mode: end the current green (if past its minimum) and go to ``stage``,
         with its pedestrian walk or without (``walk``). Requesting the stage showing, with
         the walk, adds the walk to it now."""
-        light = self.lights[tls_id]
-        light.next_stage = stage
-        light.next_walk = walk
+        i = self.lights[tls_id].index
+        self.next_stage[i] = stage
+        self.next_walk[i] = walk
+
+    def request_stages(self, stages: np.ndarray, walks: np.ndarray, rows: np.ndarray) -> None:
+        """:meth:`request_stage` for the lights ``rows`` (R,) at once: ``stages`` and
+        ``walks`` are (N,) arrays of which those rows are taken."""
+        self.next_stage[rows] = stages[rows]
+        self.next_walk[rows] = walks[rows]
 
     def current_stage(self, tls_id: str) -> tuple[int, float]:
         """``(stage, time its green started)``; stage is -1 during an intergreen."""
+        i = self.lights[tls_id].index
+        return int(self.stage[i]), float(self.started[i])
+
+    def plan_of(self, tls_id: str) -> Plan:
+        """The plan a light runs, or will run from its next cycle if one is queued."""
         light = self.lights[tls_id]
-        _, _, stage = light.schedule[light.position]
-        return stage, light.stage_started
+        return light.pending or light.plan
 
     # -- stepping ---------------------------------------------------------------------------
     def advance(self, t: float) -> None:
@@ -171,22 +199,33 @@ class SignalDriver:
             if light.schedule[light.position][1] != due:
                 continue  # stale entry (the phase was extended or cut since)
             self._next_phase(tls_id, light, t)
-        if self.early_end is not None or any(lt.free for lt in self.lights.values()):
+        self._check_free(t)
+        if self.early_end is not None:
             self._check_early(t)
 
+    def _check_free(self, t: float) -> None:
+        """Free lights whose request is due: a walk to add to the green showing, or a
+        new stage once the green has run its minimum (array tests, then only those)."""
+        green = self.free & (self.stage >= 0)  # (N,)
+        nxt = self.next_stage
+        walk = green & (nxt == self.stage) & self.next_walk & ~self.walk  # (N,)
+        switch = green & (nxt >= 0) & (nxt != self.stage) & (t + 1e-9 >= self.min_end)  # (N,)
+        for i in np.flatnonzero(walk | switch):
+            tls_id = self.ids[i]
+            if walk[i]:
+                self._add_walk(tls_id, self.lights[tls_id], t)
+            else:
+                self._end_green(
+                    tls_id, self.lights[tls_id], t, int(nxt[i]), bool(self.next_walk[i])
+                )
+
     def _check_early(self, t: float) -> None:
-        for tls_id, light in self.lights.items():
+        """Lights running a plan: a green the ``early_end`` hook lets go ends now."""
+        for i in np.flatnonzero(~self.free & (self.stage >= 0)):
+            tls_id = self.ids[i]
+            light = self.lights[tls_id]
             _, end, stage = light.schedule[light.position]
-            if stage < 0:
-                continue
-            if light.free:
-                nxt = light.next_stage
-                if nxt == stage and light.next_walk and not light.walk:
-                    self._add_walk(tls_id, light, t)
-                elif nxt is not None and nxt != stage and t + 1e-9 >= light.min_end:
-                    self._end_green(tls_id, light, t, nxt, light.next_walk)
-                continue
-            elapsed = t - light.stage_started
+            elapsed = t - self.started[i]
             if elapsed + 1e-9 < light.intersection.stages[stage].min_green:
                 continue
             if (
@@ -257,7 +296,7 @@ class SignalDriver:
         sched.append((state, end + max(dst_stage.min_green_for(walk), 1.0), dst))
         light.schedule = [(shown, t, src), *sched]
         light.position = 0
-        light.next_stage = None
+        self.next_stage[light.index] = -1
         self._step_phase(tls_id, light, t)
 
     def _add_walk(self, tls_id: str, light: _Light, t: float) -> None:
@@ -266,22 +305,24 @@ class SignalDriver:
         _, end, stage = light.schedule[light.position]
         full = light.intersection.stages[stage]
         light.schedule[light.position] = (full.state, end, stage)
-        light.walk = True
-        light.min_end = max(light.min_end, t + full.min_green_for(True))
+        i = light.index
+        self.walk[i] = True
+        self.min_end[i] = max(self.min_end[i], t + full.min_green_for(True))
         self._set(tls_id, full.state)
 
     def _next_phase(self, tls_id: str, light: _Light, t: float) -> None:
         cur = light.schedule[light.position]
-        if light.free and cur[2] >= 0:
+        free = bool(self.free[light.index])
+        if free and cur[2] >= 0:
             # Free mode: a green lasts until the controller asks for another stage, even
             # one taken over from a plan's (or the network's) cycle.
             light.schedule = [(cur[0], max(cur[1], t) + self.step_length, cur[2])]
             light.position = 0
-            self._push(light.schedule[0][1], tls_id)
+            self._current(tls_id, light)
             return
         if (
             self.skip is not None
-            and not light.free
+            and not free
             and cur[2] >= 0
             and cur[1] <= t + 1e-9
             and light.position + 1 < len(light.schedule)
@@ -294,7 +335,7 @@ class SignalDriver:
         """Move to the next entry of the schedule (or start the next cycle)."""
         light.position += 1
         if light.position >= len(light.schedule):
-            if light.free:
+            if self.free[light.index]:
                 # Hold the current stage: extend by a step until a new stage is requested.
                 state, end, stage = light.schedule[-1]
                 if stage < 0:
@@ -305,11 +346,11 @@ class SignalDriver:
                     light.position = 0
                     self._started(light, first.state, 0, t)
                     self._set(tls_id, first.state)
-                    self._push(light.schedule[0][1], tls_id)
+                    self._current(tls_id, light)
                     return
                 light.schedule = [(state, max(end, t) + self.step_length, stage)]
                 light.position = 0
-                self._push(light.schedule[0][1], tls_id)
+                self._current(tls_id, light)
                 return
             state, end, stage = light.schedule[-1]
             # (stage 0 shown without its walk gets it as the cycle starts: adding a walk
@@ -334,14 +375,15 @@ class SignalDriver:
         if stage >= 0:
             self._started(light, state, stage, t)
         self._set(tls_id, state)
-        self._push(end, tls_id)
+        self._current(tls_id, light)
 
     def _started(self, light: _Light, state: str, stage: int, t: float) -> None:
         """A green starts: when, whether it has its walk, and its earliest end."""
         walked = state == light.intersection.stages[stage].state
-        light.stage_started = t
-        light.walk = walked
-        light.min_end = t + light.intersection.stages[stage].min_green_for(walked)
+        i = light.index
+        self.started[i] = t
+        self.walk[i] = walked
+        self.min_end[i] = t + light.intersection.stages[stage].min_green_for(walked)
 
     def _start_cycle(self, tls_id: str, light: _Light, t: float) -> None:
         x = light.intersection
@@ -366,7 +408,7 @@ class SignalDriver:
         light.position = 0
         self._started(light, light.schedule[0][0], 0, t)
         self._set(tls_id, light.schedule[0][0])
-        self._push(light.schedule[0][1], tls_id)
+        self._current(tls_id, light)
 
     def _seek_offset(
         self, x: Intersection, plan: Plan, greens: list[float], cycle: float, t: float
@@ -399,8 +441,12 @@ class SignalDriver:
     def _set(self, tls_id: str, state: str) -> None:
         self.conn.trafficlight.setRedYellowGreenState(tls_id, state)
 
-    def _push(self, when: float, tls_id: str) -> None:
-        heapq.heappush(self._heap, (when, tls_id))
+    def _current(self, tls_id: str, light: _Light) -> None:
+        """The schedule entry at ``light.position`` is now showing: record its stage and
+        wake the light when it ends."""
+        _, end, stage = light.schedule[light.position]
+        self.stage[light.index] = stage
+        heapq.heappush(self._heap, (end, tls_id))
 
 
 def _rotated_phases(x: Intersection) -> list[tuple[Phase, int]]:
@@ -443,8 +489,7 @@ def _clearing(x: Intersection, state_now: str) -> list[Phase]:
     """Yellow then all-red from an unknown ``state_now``, as long as the longest the
     model has, before the first stage starts."""
     yellow = max(
-        sum(p.duration for p in s.intergreen if any(c in "yY" for c in p.state))
-        for s in x.stages
+        sum(p.duration for p in s.intergreen if any(c in "yY" for c in p.state)) for s in x.stages
     )
     all_red = max(s.intergreen_time for s in x.stages) - yellow
     first = x.stages[0].state

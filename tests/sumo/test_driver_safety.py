@@ -137,9 +137,9 @@ class RandomModes(Controller):
 
     def step(self, sim, t: float) -> float:
         for x in sim.intersections:
-            light = self.driver.lights[x.id]
+            free = bool(self.driver.free[self.driver.lights[x.id].index])
             if self.rng.random() < 1 / 60:
-                if light.free:
+                if free:
                     self.driver.request(x.base_plan())
                     self.free_since.pop(x.id, None)
                     self.to_plan += 1
@@ -147,7 +147,7 @@ class RandomModes(Controller):
                     self.driver.set_free(x.id)
                     self.free_since[x.id] = t
                     self.to_free += 1
-            elif light.free and self.rng.random() < 0.2:
+            elif free and self.rng.random() < 0.2:
                 self.driver.request_stage(x.id, int(self.rng.integers(len(x.stages))))
             since = self.free_since.get(x.id)
             # a free light rests in a green, never in a yellow or all-red
