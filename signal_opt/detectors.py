@@ -48,6 +48,20 @@ VEHICLE_SPACING_M = 7.5
 
 
 @dataclass(frozen=True)
+class StepReading:
+    """What the detectors show after one step, by detector id."""
+
+    counts: dict[str, int]
+    """Vehicles now on each queue zone."""
+    halting: dict[str, int]
+    """Vehicles now standing on each queue zone."""
+    gaps: dict[str, float]
+    """Seconds since a vehicle last left each stop-line loop."""
+    passed: dict[str, int]
+    """Vehicles that reached each stop-line loop during the step."""
+
+
+@dataclass(frozen=True)
 class DetectorInfo:
     """What the estimator needs to know of a detector (mirrors ``DetectorSpec``)."""
 

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from signal_opt.controllers.actuation import FreeSettings, choose_stage, free_signal
+from signal_opt.controllers.actuation import choose_stage, free_signal
+from signal_opt.controllers.kernel import FreeSettings
 from signal_opt.controllers.max_pressure import Pressure
+from signal_opt.detectors import StepReading
 from signal_opt.model import Plan
-from signal_opt.sumo.detector_reader import StepReading
 from signal_opt.sumo.network import load_intersections, read_net
 
 NET = Path(__file__).resolve().parents[1] / "networks/yizhuang_core/yizhuang_core.net.xml"

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from signal_opt.controllers.discharge import Discharge, discharge_of
-from signal_opt.controllers.max_pressure import incoming_lanes, pressure_of
+from signal_opt.controllers.kernel import incoming_lanes
+from signal_opt.controllers.max_pressure import pressure_of
 from signal_opt.model import Intersection, LaneGroup, Link, Phase, Stage
 
 

@@ -1,5 +1,9 @@
 """Free operation inside a retimed plan: each step, which stage a signal should show.
 
+This module is the plain-Python reference of the rules, one signal at a time; runs use
+the vectorized :mod:`signal_opt.controllers.kernel`, which the tests hold to this
+reference on recorded and random snapshots.
+
 A signal in free operation has no fixed cycle. The retimed plan bounds it: each stage's
 green may run up to ``max_green_factor`` x its planned green, and no lane with vehicles
 on it waits for green longer than ``max_wait_cycles`` planned cycles. Within those
@@ -40,34 +44,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from signal_opt.controllers.discharge import Discharge
+from signal_opt.controllers.kernel import FreeSettings
 from signal_opt.controllers.max_pressure import Pressure
+from signal_opt.detectors import StepReading
 from signal_opt.model import GREEN_STATES, Intersection, Plan
-from signal_opt.sumo.detector_reader import StepReading
-
-
-@dataclass(frozen=True)
-class FreeSettings:
-    hold_intergreens: float = 3.0
-    """A green holds for this many times its intergreen before pressure may end it."""
-    min_hold: float = 5.0
-    gap: float = 2.0
-    """Gap-out: seconds without a vehicle on the stop-line loops (queue zones empty)."""
-    max_green_factor: float = 3.0
-    """A green may run up to this multiple of its planned green."""
-    max_green_floor: float = 5.0
-    """...and at least this much longer than its minimum green."""
-    max_wait_cycles: float = 3.0
-    """A lane with vehicles waits for green at most this many planned cycles."""
-    max_ped_wait: float = 90.0
-    """A pressed push button waits for its walk at most this long (s)."""
-    pedestrian_recall: bool = False
-    """Every green runs its walk, as fixed-time plans do (no push buttons needed)."""
-    keep_moving: bool = True
-    """Pressure does not end a green while more vehicles move through its queue zones
-    than the best waiting stage's pressure."""
-    learn_rates: bool = True
-    """Weigh each lane's pressure by how fast each stage is measured to serve it
-    (:mod:`signal_opt.controllers.discharge`)."""
 
 
 @dataclass

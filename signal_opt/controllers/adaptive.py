@@ -32,9 +32,15 @@ from typing import Any
 
 import numpy as np
 
-from signal_opt.controllers.actuation import FreeSettings
 from signal_opt.controllers.base import Controller
-from signal_opt.controllers.kernel import Snapshot, bound_by, build_layout, decide_free, new_state
+from signal_opt.controllers.kernel import (
+    FreeSettings,
+    Snapshot,
+    bound_by,
+    build_layout,
+    decide_free,
+    new_state,
+)
 from signal_opt.core import CoreSettings
 from signal_opt.detectors import FAULT_KINDS, DemandEstimator, Minute
 from signal_opt.model import Intersection, Plan, check_plan

@@ -26,13 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from signal_opt.controllers.max_pressure import incoming_lanes
+from signal_opt.controllers.kernel import PRIOR_RATE, PRIOR_SECONDS, incoming_lanes
 from signal_opt.model import Intersection
-
-PRIOR_RATE = 0.5
-"""Vehicles per second of green of a lane before any are measured (1,800 veh/h)."""
-PRIOR_SECONDS = 30.0
-"""Seconds of green the prior counts for."""
 
 
 @dataclass

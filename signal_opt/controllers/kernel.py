@@ -28,10 +28,45 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from signal_opt.controllers.actuation import FreeSettings
-from signal_opt.controllers.discharge import PRIOR_RATE, PRIOR_SECONDS
-from signal_opt.controllers.max_pressure import PRESSURE_DECIMALS, incoming_lanes
 from signal_opt.model import GREEN_STATES, Intersection, Plan
+
+PRESSURE_DECIMALS = 9
+"""Pressures are rounded to this many decimals (here and in the plain-Python reference), so
+that equal pressures compare equal however their terms were summed."""
+PRIOR_RATE = 0.5
+"""Vehicles per second of green of a lane before any are measured (1,800 veh/h)."""
+PRIOR_SECONDS = 30.0
+"""Seconds of green the prior counts for."""
+
+
+@dataclass(frozen=True)
+class FreeSettings:
+    hold_intergreens: float = 3.0
+    """A green holds for this many times its intergreen before pressure may end it."""
+    min_hold: float = 5.0
+    gap: float = 2.0
+    """Gap-out: seconds without a vehicle on the stop-line loops (queue zones empty)."""
+    max_green_factor: float = 3.0
+    """A green may run up to this multiple of its planned green."""
+    max_green_floor: float = 5.0
+    """...and at least this much longer than its minimum green."""
+    max_wait_cycles: float = 3.0
+    """A lane with vehicles waits for green at most this many planned cycles."""
+    max_ped_wait: float = 90.0
+    """A pressed push button waits for its walk at most this long (s)."""
+    pedestrian_recall: bool = False
+    """Every green runs its walk, as fixed-time plans do (no push buttons needed)."""
+    keep_moving: bool = True
+    """Pressure does not end a green while more vehicles move through its queue zones
+    than the best waiting stage's pressure."""
+    learn_rates: bool = True
+    """Weigh each lane's pressure by how fast each stage is measured to serve it
+    (:mod:`signal_opt.controllers.discharge`)."""
+
+
+def incoming_lanes(x: Intersection) -> list[str]:
+    """The incoming car lanes of ``x`` (L,), sorted."""
+    return sorted({lk.from_lane for lk in x.links if not lk.is_crossing})
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from signal_opt.controllers.base import Controller
+from signal_opt.controllers.kernel import (
+    PRESSURE_DECIMALS,
+    FreeSettings,
+    build_layout,
+    decide_max_pressure,
+    incoming_lanes,
+)
 from signal_opt.model import Intersection
 from signal_opt.sumo.detector_reader import served_lane
 from signal_opt.sumo.simulation import RunContext, Simulation
-
-PRESSURE_DECIMALS = 9
-"""Pressures are rounded to this many decimals (also by the vectorized kernel)."""
 
 MIN_HOLD = 5.0
 """Shortest hold slot (s), for stages with little or no intergreen."""
@@ -83,11 +87,6 @@ def pressure_of(x: Intersection, queue_detector: dict[str, str]) -> Pressure:
     return Pressure(tuple(dets), terms)
 
 
-def incoming_lanes(x: Intersection) -> list[str]:
-    """The incoming car lanes of ``x`` (L,), sorted."""
-    return sorted({lk.from_lane for lk in x.links if not lk.is_crossing})
-
-
 def queue_detectors(ctx: RunContext) -> dict[str, str]:
     """Incoming lane -> its queue zone detector id."""
     return {served_lane(s): s.id for s in ctx.detectors if s.kind == "queue"}
@@ -101,6 +100,8 @@ def hold_slots(x: Intersection, hold: float | None, hold_intergreens: float) -> 
 
 
 class MaxPressureController(Controller):
+    """Max-pressure on the network kernel: every signal decides in one array call."""
+
     name = "max-pressure"
 
     def __init__(
@@ -113,13 +114,18 @@ class MaxPressureController(Controller):
         self.hold = hold
         """A fixed slot (s) for every stage; None: ``hold_intergreens`` x its intergreen."""
         self.hold_intergreens = hold_intergreens
-        self._signals: dict[str, tuple[Pressure, list[float]]] = {}
 
     def prepare(self, ctx: RunContext) -> list:
-        queues = queue_detectors(ctx)
-        for x in ctx.intersections:
+        zones: dict[str, list[str]] = {}
+        for spec in ctx.detectors:
+            if spec.kind == "queue":
+                zones.setdefault(served_lane(spec), []).append(spec.id)
+        self.layout = build_layout(ctx.intersections, zones, {}, FreeSettings())
+        n, p, _ = self.layout.shape
+        self.holds = np.full((n, p), np.inf)  # (N, P) hold slot of each stage, s
+        for i, x in enumerate(ctx.intersections):
             slots = hold_slots(x, self.hold, self.hold_intergreens)
-            self._signals[x.id] = (pressure_of(x, queues), slots)
+            self.holds[i, : len(slots)] = slots
         return []
 
     def start(self, sim: Simulation) -> None:
@@ -128,21 +134,17 @@ class MaxPressureController(Controller):
         for tls_id in driver.lights:
             driver.set_free(tls_id)
         self._next = sim.conn.simulation.getTime()
+        self._walk = np.ones(len(self.layout.ids), bool)  # (N,) every green with its walk
 
     def step(self, sim: Simulation, t: float) -> float:
         if t + 1e-9 < self._next:
             return self._next
         self._next = t + self.decision_interval
         assert sim.reader is not None and sim.driver is not None
-        counts = sim.reader.queue_vehicles()
-        for tls_id, (pressure, slots) in self._signals.items():
-            stage, started = sim.driver.current_stage(tls_id)
-            if stage < 0 or t - started < slots[stage]:
-                continue  # intergreen, or a green still inside its slot
-            p = pressure.of(counts)
-            best = int(np.argmax(p))
-            if best != stage and p[best] > p[stage]:
-                sim.driver.request_stage(tls_id, best)
-            else:
-                sim.driver.request_stage(tls_id, stage)
+        driver = sim.driver
+        counts = sim.reader.queue_counts(self.layout.zone_ids)  # (Z,)
+        choice = decide_max_pressure(
+            self.layout, counts, driver.stage, t - driver.started, self.holds
+        )
+        driver.request_stages(choice, self._walk, np.flatnonzero(choice >= 0))
         return self._next

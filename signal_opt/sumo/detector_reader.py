@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import traci.constants as tc
 
+from signal_opt.detectors import StepReading
+
 
 @dataclass(frozen=True)
 class Reading:
@@ -26,20 +28,6 @@ class Reading:
     """Mean speed m/s, -1 when no vehicle passed."""
     jam_length: float = 0.0
     """Longest queue seen in the interval, metres (queue zones only)."""
-
-
-@dataclass(frozen=True)
-class StepReading:
-    """What the detectors show after one step, by detector id."""
-
-    counts: dict[str, int]
-    """Vehicles now on each queue zone."""
-    halting: dict[str, int]
-    """Vehicles now standing on each queue zone."""
-    gaps: dict[str, float]
-    """Seconds since a vehicle last left each stop-line loop."""
-    passed: dict[str, int]
-    """Vehicles that reached each stop-line loop during the step."""
 
 
 class DetectorReader:
@@ -88,6 +76,13 @@ class DetectorReader:
         """Vehicles now on each queue zone, by detector id (needs ``per_step``)."""
         res = self.conn.lanearea.getAllSubscriptionResults()
         return {d: int(v.get(tc.LAST_STEP_VEHICLE_NUMBER, 0)) for d, v in res.items()}
+
+    def queue_counts(self, zone_ids: Sequence[str]) -> np.ndarray:
+        """Vehicles now on each queue zone (Z,), in the order of ``zone_ids`` (needs
+        ``per_step``)."""
+        res = self.conn.lanearea.getAllSubscriptionResults()
+        number = tc.LAST_STEP_VEHICLE_NUMBER
+        return np.array([v[number] for v in map(res.__getitem__, zone_ids)], float)
 
     def read_step(self) -> StepReading:
         """Every per-step value, one subscription read per detector kind (needs ``gaps``).

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from signal_opt.controllers.actuation import FreeSettings
 from signal_opt.controllers.adaptive import AdaptiveController
+from signal_opt.controllers.kernel import FreeSettings
 from signal_opt.sumo.network import read_net
 from signal_opt.sumo.safety import SafetyMonitor
 from signal_opt.sumo.scenario import bundled
