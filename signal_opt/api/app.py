@@ -24,7 +24,16 @@ from starlette.types import Scope
 
 import signal_opt
 from signal_opt.api.middleware import BodyLimitMiddleware, MetricsMiddleware
-from signal_opt.api.routers import API_PREFIX, keys, networks, plans, readings, retiming
+from signal_opt.api.routers import (
+    API_PREFIX,
+    holds,
+    keys,
+    networks,
+    plans,
+    readings,
+    retiming,
+    schedule,
+)
 from signal_opt.metrics import Metrics
 from signal_opt.service import (
     Conflict,
@@ -90,8 +99,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = metrics
-    for router in (networks.router, readings.router, retiming.router, plans.router, keys.router):
-        app.include_router(router)
+    for module in (networks, readings, retiming, plans, holds, schedule, keys):
+        app.include_router(module.router)
     _install_operational_routes(app, settings, metrics)
     _install_error_handlers(app)
 

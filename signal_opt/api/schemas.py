@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from signal_opt.model import Intersection
 from signal_opt.service import LoadedNetwork, RetimingOutcome
-from signal_opt.storage import ApiKey, ReadingRecord, RetimingRecord, StoredPlan
+from signal_opt.service.control import ScheduleView
+from signal_opt.storage import ApiKey, Hold, ReadingRecord, RetimingRecord, StoredPlan
 
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
@@ -98,6 +99,10 @@ class PlanPublic(BaseModel):
     )
     degree_of_saturation: dict[str, float | None] | None = None
     flags: list[str] = []
+    actor: str | None = Field(
+        default=None,
+        description="Who stored it: an API key id or `scheduler@<replica>` (None before 0.2).",
+    )
 
     @classmethod
     def of(cls, p: StoredPlan) -> PlanPublic:
@@ -118,22 +123,28 @@ class PlanPublic(BaseModel):
             delay_s=d.get("delay_s"),
             degree_of_saturation=d.get("degree_of_saturation"),
             flags=list(d.get("flags") or []),
+            actor=p.actor,
         )
 
 
 class RetimingPublic(BaseModel):
     id: int
     network: str
-    trigger: Literal["api", "schedule"]
+    trigger: Literal["api", "schedule", "run_now"]
     demand_source: Literal["detectors", "request"]
     started_at: datetime
     duration_s: float
-    outcome: Literal["ok", "partial", "fallback"] = Field(
-        description="ok: every intersection optimized; partial: some on a fallback plan; "
-        "fallback: none optimized."
+    outcome: Literal["ok", "partial", "fallback", "held"] = Field(
+        description="ok: every intersection retimed optimized; partial: some on a fallback "
+        "plan; fallback: none optimized; held: every intersection asked for is held."
     )
     n_optimized: int
     n_fallback: int
+    held: dict[str, str] = Field(
+        default={},
+        description="Intersections left out because an operator holds them: id -> the hold.",
+    )
+    actor: str | None = None
     plans: list[PlanPublic] | None = None
 
     @classmethod
@@ -148,12 +159,112 @@ class RetimingPublic(BaseModel):
             outcome=r.outcome,  # type: ignore[arg-type]
             n_optimized=r.n_optimized,
             n_fallback=r.n_fallback,
+            held=dict(r.held or {}),
+            actor=r.actor,
             plans=None if plans is None else [PlanPublic.of(p) for p in plans],
         )
 
     @classmethod
     def of_outcome(cls, o: RetimingOutcome) -> RetimingPublic:
         return cls.of(o.retiming, o.plans)
+
+
+# -- holds and schedule --------------------------------------------------------------------
+Reason = Annotated[
+    str,
+    Field(min_length=1, max_length=1000, description="Why: kept in the audit log."),
+]
+
+
+class RollbackRequest(_In):
+    reason: Reason
+    hold: bool = Field(
+        default=True,
+        description="Hold the intersection on the rolled-back plan (no retiming replaces "
+        "it) until `hold_until` or until the hold is released.",
+    )
+    hold_until: datetime | None = Field(default=None, description="End of the hold (UTC).")
+
+
+class HoldRequest(_In):
+    intersections: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="Intersections to hold on their current plans (default: the whole network).",
+    )
+    reason: Reason
+    until: datetime | None = Field(
+        default=None, description="End of the hold (no time zone means UTC); none: until released."
+    )
+
+
+class ReleaseRequest(_In):
+    reason: Reason
+
+
+class HoldPublic(BaseModel):
+    id: int
+    network: str
+    intersection_id: str | None = Field(description="None: every intersection of the network.")
+    plan_version: int | None = Field(description="The plan version in force when held.")
+    reason: str
+    created_by: str
+    created_at: datetime
+    ends_at: datetime | None
+    released_at: datetime | None
+    released_by: str | None
+    release_reason: str | None
+    active: bool
+
+    @classmethod
+    def of(cls, h: Hold) -> HoldPublic:
+        return cls(
+            **{k: v for k, v in h.__dict__.items()},
+            active=h.active(datetime.now(UTC)),
+        )
+
+
+class ScheduleUpdate(_In):
+    interval_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=86400,
+        description="The network's own interval, s; `null` returns it to the service's "
+        "setting. Left out: unchanged. Takes effect at once.",
+    )
+    paused: bool | None = Field(default=None, description="Pause (true) or resume (false).")
+    reason: Reason
+
+
+class SchedulePublic(BaseModel):
+    network: str
+    interval_s: float
+    interval_source: Literal["setting", "network"]
+    paused: bool
+    reason: str | None
+    updated_by: str | None
+    updated_at: datetime | None
+    next_run_at: datetime | None
+    last_run_at: datetime | None
+    last_run_by: str | None
+
+    @classmethod
+    def of(cls, v: ScheduleView) -> SchedulePublic:
+        def at(t: float | None) -> datetime | None:
+            return None if t is None else datetime.fromtimestamp(t, UTC)
+
+        return cls(
+            network=v.network,
+            interval_s=v.interval_s,
+            interval_source=v.interval_source,  # type: ignore[arg-type]
+            paused=v.paused,
+            reason=v.reason,
+            updated_by=v.updated_by,
+            updated_at=v.updated_at,
+            next_run_at=at(v.next_run_at),
+            last_run_at=at(v.last_run_at),
+            last_run_by=v.last_run_by,
+        )
 
 
 # -- networks ----------------------------------------------------------------------------

@@ -16,7 +16,10 @@ import threading
 import time
 import uuid
 
-from signal_opt.service.usecases import RetimingService
+from signal_opt.service.audit import scheduler_actor
+from signal_opt.service.control import retime_job
+from signal_opt.service.errors import Conflict
+from signal_opt.service.usecases import RetimingOutcome, RetimingService
 
 __all__ = ["PRUNE_INTERVAL_S", "Scheduler"]
 
@@ -30,7 +33,12 @@ def _holder() -> str:
 
 
 class Scheduler:
-    """Retimes every loaded network each ``interval_s`` from its latest detector data."""
+    """Retimes every loaded network each interval from its latest detector data.
+
+    A network's interval is ``interval_s`` (the service's setting) unless an operator set
+    its own; a paused network is skipped. Both are read from storage at every tick, so a
+    change made through any replica takes effect at the next tick of every replica.
+    """
 
     def __init__(
         self, service: RetimingService, interval_s: float, holder: str | None = None
@@ -41,8 +49,9 @@ class Scheduler:
         """Who this replica is, in the lease rows (host, pid, random)."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._due: dict[str, float] = {}
-        """Job -> when it is due next, as last read from storage (saves a write per tick)."""
+        self._due: dict[str, tuple[float, float]] = {}
+        """Job -> (when it is due next, with which interval), as last read from storage
+        (saves a write per tick; a new interval invalidates it)."""
 
     @property
     def running(self) -> bool:
@@ -58,29 +67,54 @@ class Scheduler:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    @property
+    def actor(self) -> str:
+        return scheduler_actor(self.holder)
+
     def _loop(self) -> None:
         while not self._stop.wait(min(1.0, self.interval_s / 4)):
             self.run_due(time.time())
 
     def _claim(self, job: str, now: float, interval: float, first_due: float) -> bool:
         """True if this replica won the occurrence of ``job`` due at ``now``."""
-        due = self._due.get(job)
-        if due is not None and now < due:
+        cached = self._due.get(job)
+        if cached is not None and cached[1] == interval and now < cached[0]:
             return False
-        won, self._due[job] = self.service.repo.claim_job(
-            job, self.holder, now, now + interval, first_due
-        )
+        won, due = self.service.repo.claim_job(job, self.holder, now, interval, first_due)
+        self._due[job] = (due, interval)
         return won
+
+    def run_now(self, network: str, actor: str) -> RetimingOutcome:
+        """Run ``network``'s scheduled retiming now (the next one is an interval later)."""
+        self.service.network(network)
+        schedules = self.service.repo.schedules()
+        interval, _ = self.service.control.effective(schedules, network, self.interval_s)
+        now = time.time()
+        won, _ = self.service.repo.claim_job(
+            retime_job(network), self.holder, now, interval, now + interval, force=True
+        )
+        if not won:
+            raise Conflict(f"the scheduled retiming of {network!r} could not be claimed")
+        self._due.pop(retime_job(network), None)
+        return self.service.retime(network, trigger="run_now", actor=actor)
 
     def run_due(self, now: float) -> list[str]:
         """Retime the networks whose time has come (``now``: epoch seconds) and that this
         replica claimed; returns their names. Never raises."""
-        done = []
+        done: list[str] = []
+        try:
+            schedules = self.service.repo.schedules()
+        except Exception:
+            log.exception("cannot read the schedules")
+            return done
         for net in self.service.networks():
             if self._stop.is_set():
                 break
+            interval, paused = self.service.control.effective(schedules, net.name, self.interval_s)
+            if paused:
+                continue
             try:
-                won = self._claim(f"retime:{net.name}", now, self.interval_s, now + self.interval_s)
+                won = self._claim(retime_job(net.name), now, interval, now + interval)
             except Exception:
                 log.exception("cannot claim the scheduled retiming of %s", net.name)
                 self.service.metrics.scheduler_errors.labels(net.name).inc()
@@ -88,14 +122,20 @@ class Scheduler:
             if not won:
                 continue
             try:
-                self.service.retime(net.name, trigger="schedule")
+                outcome = self.service.retime(net.name, trigger="schedule", actor=self.actor)
+                if outcome.retiming.held:
+                    log.info(
+                        "scheduled retiming of %s left out %d held intersections",
+                        net.name,
+                        len(outcome.retiming.held),
+                    )
             except Exception:
                 log.exception("scheduled retiming of %s failed", net.name)
                 self.service.metrics.scheduler_errors.labels(net.name).inc()
             self.service.metrics.scheduler_last_run.labels(net.name).set(time.time())
             done.append(net.name)
         try:
-            if self._claim("prune-readings", now, PRUNE_INTERVAL_S, now):
+            if self._claim("prune-readings", now, PRUNE_INTERVAL_S, now):  # not audited: upkeep
                 days = self.service.settings.readings_retention_days
                 self.service.repo.prune_readings(int((now - days * 86400) * 1000))
         except Exception:

@@ -16,9 +16,12 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from signal_opt.metrics import Metrics
 from signal_opt.model import Intersection, Plan, PlanError, check_plan
+from signal_opt.service.audit import entry
+from signal_opt.service.control import Control
 from signal_opt.service.demand import Estimate, estimate_from_storage
 from signal_opt.service.errors import Conflict, InvalidInput, NotFound
 from signal_opt.service.networks import LoadedNetwork, NetworkCatalog, links_among
@@ -80,6 +83,7 @@ class RetimingService:
         self.clock = clock
         self.core = core_settings(settings)
         self.catalog = NetworkCatalog(repo, settings.max_link_time_s, self._on_loaded)
+        self.control = Control(settings, repo, self.catalog, clock)
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self._fallback: dict[str, set[str]] = defaultdict(set)
         self._data_version: dict[str, int] = defaultdict(int)
@@ -263,8 +267,12 @@ class RetimingService:
         intersection_ids: Sequence[str] | None = None,
         demand: Mapping[str, Mapping[str, float]] | None = None,
         trigger: str = "api",
+        actor: str = "api",
     ) -> RetimingOutcome:
-        """Retime some or all intersections of ``network``; store one new plan version each."""
+        """Retime some or all intersections of ``network``; store one new plan version each.
+
+        Intersections an operator holds are left out (listed in the retiming's ``held``).
+        """
         net = self.network(network)
         ids = (
             list(intersection_ids)
@@ -276,7 +284,8 @@ class RetimingService:
                 raise InvalidInput(
                     f"network {network!r} has no intersection {iid!r}", ("body", "intersections", j)
                 )
-        xs = [net.by_id[i] for i in dict.fromkeys(ids)]
+        held = self.control.held(network, list(dict.fromkeys(ids)))
+        xs = [net.by_id[i] for i in dict.fromkeys(ids) if i not in held]
         started, t0 = utcnow(), time.perf_counter()
         with self._locks[network]:
             errors: list[str | None]
@@ -300,6 +309,8 @@ class RetimingService:
             ]
             n_fb = sum(p.plan.source == "fallback" for p in plans)
             outcome = "ok" if n_fb == 0 else ("fallback" if n_fb == len(plans) else "partial")
+            if not plans and held:
+                outcome = "held"
             record = RetimingRecord(
                 0,
                 network,
@@ -310,8 +321,11 @@ class RetimingService:
                 outcome,
                 len(plans) - n_fb,
                 n_fb,
+                held or None,
+                actor,
             )
-            record, saved = self.repo.add_retiming(record, plans)
+            audit = entry("retime", actor, network, reason=f"trigger: {trigger}")
+            record, saved = self.repo.add_retiming(record, plans, audit, stored)
         self.metrics.retimings.labels(network, trigger, outcome).inc()
         self.metrics.intersection_outcomes.labels(network, "optimized").inc(len(plans) - n_fb)
         self.metrics.intersection_outcomes.labels(network, "fallback").inc(n_fb)
@@ -409,8 +423,18 @@ class RetimingService:
             )
         return p
 
-    def rollback(self, network: str, intersection_id: str, version: int) -> StoredPlan:
-        """Make past ``version`` current again, as a new version (history stays append-only)."""
+    def rollback(
+        self,
+        network: str,
+        intersection_id: str,
+        version: int,
+        reason: str = "",
+        actor: str = "api",
+        hold: bool = True,
+        hold_until: datetime | None = None,
+    ) -> StoredPlan:
+        """Make past ``version`` current again, as a new version (history stays append-only),
+        and (``hold``) hold the intersection on it, so no retiming replaces it."""
         x = self.intersection(network, intersection_id)
         past = self.plan_version(network, intersection_id, version)
         plan = Plan(x.id, past.cycle, past.greens, past.offset, "rollback")
@@ -420,9 +444,24 @@ class RetimingService:
             raise Conflict(
                 f"version {version} no longer fits the network: {exc}", ("path", "version")
             ) from exc
+        then = (
+            self.control.hold_after_rollback(network, reason, hold_until, actor) if hold else None
+        )
+        before = self.current_plan(network, intersection_id)
+        audit = entry(
+            "plan.rollback",
+            actor,
+            network,
+            target=intersection_id,
+            before={"version": before.version, "cycle_s": before.cycle},
+            reason=reason,
+        )
         with self._locks[network]:
             [saved] = self.repo.add_plans(
-                network, [NewPlan(plan, None, dict(past.details), rolled_back_from=version)]
+                network,
+                [NewPlan(plan, None, dict(past.details), rolled_back_from=version)],
+                audit,
+                then,
             )
         self._observe_plan(network, saved)
         return saved

@@ -10,19 +10,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, select, text, tuple_, update
+from sqlalchemy import Table, delete, func, insert, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from signal_opt.model import Plan
+from signal_opt.storage.audit import AuditEntry, AuditLog, write_audit
+from signal_opt.storage.control import Control
 from signal_opt.storage.db import make_engine, make_sessions
 from signal_opt.storage.schema import prepare
 from signal_opt.storage.tables import (
@@ -31,7 +32,6 @@ from signal_opt.storage.tables import (
     PlanRow,
     ReadingRow,
     RetimingRow,
-    SchedulerLeaseRow,
 )
 
 ROLES = ("viewer", "operator", "admin")
@@ -91,6 +91,8 @@ class StoredPlan:
     error: str | None
     details: dict[str, Any]
     created_at: datetime
+    actor: str | None = None
+    """Who stored it (API key id, ``scheduler@<replica>``); None before release 0.2."""
 
     def to_plan(self) -> Plan:
         return Plan(self.intersection_id, self.cycle, self.greens, self.offset, self.source)
@@ -107,6 +109,9 @@ class RetimingRecord:
     outcome: str
     n_optimized: int
     n_fallback: int
+    held: dict[str, str] | None = None
+    """Intersections left out because an operator holds them: id -> why."""
+    actor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,19 @@ class ApiKey:
     revoked_at: datetime | None = None
 
 
+def _brief(p: StoredPlan | None) -> dict[str, Any] | None:
+    """A plan version in an audit entry: version, cycle, greens, offset, source."""
+    if p is None:
+        return None
+    return {
+        "version": p.version,
+        "cycle_s": p.cycle,
+        "greens_s": list(p.greens),
+        "offset_s": p.offset,
+        "source": p.source,
+    }
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -125,7 +143,6 @@ def hash_token(token: str) -> str:
 _PLANS = cast(Table, PlanRow.__table__)
 _READINGS = cast(Table, ReadingRow.__table__)
 _RETIMINGS = cast(Table, RetimingRow.__table__)
-_LEASES = cast(Table, SchedulerLeaseRow.__table__)
 
 
 def _plan(r: Mapping[Any, Any]) -> StoredPlan:
@@ -142,6 +159,7 @@ def _plan(r: Mapping[Any, Any]) -> StoredPlan:
         r["error"],
         dict(r["details"] or {}),
         _aware(r["created_at"]),
+        r["actor"],
     )
 
 
@@ -156,6 +174,8 @@ def _retiming(row: RetimingRow) -> RetimingRecord:
         row.outcome,
         row.n_optimized,
         row.n_fallback,
+        row.held,
+        row.actor,
     )
 
 
@@ -164,7 +184,7 @@ def _key(row: ApiKeyRow) -> ApiKey:
     return ApiKey(row.key_id, row.role, row.name, _aware(row.created_at), revoked)
 
 
-class Repository:
+class Repository(Control, AuditLog):
     """Storage of one service; ``Repository.from_url`` brings the schema up to date."""
 
     def __init__(self, engine: Engine) -> None:
@@ -205,7 +225,11 @@ class Repository:
             return s.scalar(select(NetworkRow.net_xml).where(NetworkRow.name == name))
 
     def add_network(
-        self, record: NetworkRecord, xml: bytes | None, base_plans: Sequence[Plan]
+        self,
+        record: NetworkRecord,
+        xml: bytes | None,
+        base_plans: Sequence[Plan],
+        audit: AuditEntry | None = None,
     ) -> None:
         """The network and version 1 (its own program) of every intersection's plan."""
         with self._sessions.begin() as s:
@@ -220,7 +244,10 @@ class Repository:
                 )
             )
             s.flush()
-            self._add_plans(s.connection(), record.name, [NewPlan(p) for p in base_plans], None)
+            actor = audit.actor if audit else None
+            plans = [NewPlan(p) for p in base_plans]
+            self._add_plans(s.connection(), record.name, plans, None, actor)
+            write_audit(s.connection(), audit)
 
     # -- detector readings ---------------------------------------------------------------
     def ingest(self, network: str, readings: Sequence[ReadingRecord]) -> int:
@@ -279,7 +306,12 @@ class Repository:
     # -- plans and retimings ------------------------------------------------------------------
     # Core statements (not ORM units of work): a retiming is on the hot path of the API.
     def _add_plans(
-        self, conn: Connection, network: str, plans: Sequence[NewPlan], retiming_id: int | None
+        self,
+        conn: Connection,
+        network: str,
+        plans: Sequence[NewPlan],
+        retiming_id: int | None,
+        actor: str | None,
     ) -> list[StoredPlan]:
         ids = [p.plan.intersection_id for p in plans]
         latest = dict(
@@ -304,6 +336,7 @@ class Repository:
                 "error": p.error,
                 "details": p.details,
                 "created_at": now,
+                "actor": actor,
             }
             for p in plans
         ]
@@ -311,20 +344,58 @@ class Repository:
             conn.execute(insert(_PLANS), rows)
         return [_plan(r) for r in rows]
 
-    def add_plans(self, network: str, plans: Sequence[NewPlan]) -> list[StoredPlan]:
-        """Store ``plans`` as the next version of each of their intersections."""
+    def add_plans(
+        self,
+        network: str,
+        plans: Sequence[NewPlan],
+        audit: AuditEntry | None = None,
+        then: Callable[[Connection, list[StoredPlan]], object] | None = None,
+    ) -> list[StoredPlan]:
+        """Store ``plans`` as the next version of each of their intersections; ``audit``
+        is recorded in the same transaction, with the stored versions as ``after``, and
+        ``then(conn, stored)`` runs in it too (a rollback's hold)."""
         with self.engine.begin() as conn:
-            return self._add_plans(conn, network, plans, None)
+            stored = self._add_plans(conn, network, plans, None, audit.actor if audit else None)
+            if then is not None:
+                then(conn, stored)
+            if audit is not None:
+                after = [
+                    {"intersection_id": p.intersection_id, "version": p.version} for p in stored
+                ]
+                write_audit(conn, audit if audit.after is not None else audit.with_after(after))
+            return stored
 
     def add_retiming(
-        self, record: RetimingRecord, plans: Sequence[NewPlan]
+        self,
+        record: RetimingRecord,
+        plans: Sequence[NewPlan],
+        audit: AuditEntry | None = None,
+        before: Mapping[str, StoredPlan] | None = None,
     ) -> tuple[RetimingRecord, list[StoredPlan]]:
-        """A retiming (``record.id`` is ignored) and the plan versions it produced."""
+        """A retiming (``record.id`` is ignored) and the plan versions it produced, with
+        ``audit`` (before: the versions in ``before``; after: the new ones)."""
         table = _RETIMINGS
         values = {k: v for k, v in record.__dict__.items() if k != "id"}
         with self.engine.begin() as conn:
             rid = conn.execute(insert(table).returning(table.c.id), values).scalar_one()
-            stored = self._add_plans(conn, record.network, plans, rid)
+            stored = self._add_plans(conn, record.network, plans, rid, record.actor)
+            if audit is not None:
+                old = before or {}
+                write_audit(
+                    conn,
+                    replace(
+                        audit,
+                        target=audit.target or f"retiming:{rid}",
+                        before=audit.before
+                        or {p.intersection_id: _brief(old.get(p.intersection_id)) for p in stored},
+                        after={
+                            "retiming_id": int(rid),
+                            "outcome": record.outcome,
+                            "held": record.held or {},
+                            "plans": {p.intersection_id: _brief(p) for p in stored},
+                        },
+                    ),
+                )
         return replace(record, id=int(rid)), stored
 
     def current_plans(
@@ -404,44 +475,10 @@ class Repository:
             ).mappings()
             return _retiming(row), [_plan(p) for p in plans]
 
-    # -- scheduler leases ---------------------------------------------------------------------
-    def claim_job(
-        self, name: str, holder: str, now: float, next_due: float, first_due: float
-    ) -> tuple[bool, float]:
-        """Claim the occurrence of periodic job ``name`` that is due at ``now`` (epoch s).
-
-        A job seen for the first time is due at ``first_due``. The claim is one conditional
-        UPDATE (``due_at <= now`` -> ``next_due``), atomic on SQLite and PostgreSQL alike,
-        so of several replicas exactly one wins each occurrence. Returns whether this
-        caller won, and when the job is due next.
-        """
-        c = _LEASES.c
-        dialect = self.engine.dialect.name
-        with self.engine.begin() as conn:
-            if conn.execute(select(c.due_at).where(c.name == name)).first() is None:
-                row = {"name": name, "due_at": first_due}
-                if dialect in ("sqlite", "postgresql"):
-                    make = sqlite_insert if dialect == "sqlite" else pg_insert
-                    conn.execute(make(_LEASES).values(row).on_conflict_do_nothing())
-                else:
-                    try:
-                        with conn.begin_nested():
-                            conn.execute(insert(_LEASES).values(row))
-                    except IntegrityError:
-                        pass  # inserted by another replica just now
-            won = (
-                conn.execute(
-                    update(_LEASES)
-                    .where(c.name == name, c.due_at <= now)
-                    .values(due_at=next_due, holder=holder, claimed_at=now)
-                ).rowcount
-                == 1
-            )
-            due = conn.execute(select(c.due_at).where(c.name == name)).scalar_one()
-        return won, float(due)
-
     # -- API keys --------------------------------------------------------------------------
-    def create_key(self, role: str, name: str = "") -> tuple[ApiKey, str]:
+    def create_key(
+        self, role: str, name: str = "", audit: AuditEntry | None = None
+    ) -> tuple[ApiKey, str]:
         """A new key; the token is returned once and only its SHA-256 is stored."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
@@ -452,6 +489,10 @@ class Repository:
         )
         with self._sessions.begin() as s:
             s.add(row)
+            s.flush()
+            if audit is not None:
+                entry = replace(audit, target=f"key:{key_id}", after={"role": role, "name": name})
+                write_audit(s.connection(), entry)
         return _key(row), token
 
     def authenticate(self, token: str) -> ApiKey | None:
@@ -471,11 +512,21 @@ class Repository:
         with self._sessions() as s:
             return [_key(r) for r in s.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at))]
 
-    def revoke_key(self, key_id: str) -> ApiKey | None:
+    def revoke_key(self, key_id: str, audit: AuditEntry | None = None) -> ApiKey | None:
         with self._sessions.begin() as s:
             row = s.get(ApiKeyRow, key_id)
             if row is None:
                 return None
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
+                s.flush()
+                if audit is not None:
+                    write_audit(
+                        s.connection(),
+                        replace(
+                            audit,
+                            before={"revoked_at": None},
+                            after={"revoked_at": str(row.revoked_at)},
+                        ),
+                    )
             return _key(row)

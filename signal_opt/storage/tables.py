@@ -1,4 +1,5 @@
-"""SQLAlchemy tables: networks, detector readings, retimings, plan versions, API keys.
+"""SQLAlchemy tables: networks, detector readings, retimings, plan versions, API keys,
+holds, schedules, the audit log. Changed only through migrations (``storage/migrations``).
 
 Times of readings are integer epoch milliseconds (exact, the same on every database), so
 the idempotency key ``(network, detector_id, start_ms)`` compares exactly. Plans are
@@ -13,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -69,9 +71,12 @@ class RetimingRow(Base):
     demand_source: Mapped[str] = mapped_column(String(16))  # detectors | request
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     duration_s: Mapped[float] = mapped_column(Float)
-    outcome: Mapped[str] = mapped_column(String(16))  # ok | partial | fallback
+    outcome: Mapped[str] = mapped_column(String(16))  # ok | partial | fallback | held
     n_optimized: Mapped[int] = mapped_column(Integer)
     n_fallback: Mapped[int] = mapped_column(Integer)
+    held: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
+    """Intersections left out because an operator holds them: id -> why."""
+    actor: Mapped[str | None] = mapped_column(String(160), nullable=True)
 
 
 class PlanRow(Base):
@@ -92,6 +97,8 @@ class PlanRow(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str | None] = mapped_column(String(160), nullable=True)
+    """Who stored it: an API key id, ``scheduler@<replica>``; None before release 0.2."""
 
     __table_args__ = (UniqueConstraint("network", "intersection_id", "version"),)
 
@@ -120,3 +127,64 @@ class SchedulerLeaseRow(Base):
     due_at: Mapped[float] = mapped_column(Float)  # epoch seconds
     holder: Mapped[str | None] = mapped_column(String(128), nullable=True)
     claimed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    interval_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """The interval ``due_at`` was set with: when the interval changes, the due time
+    moves with it at once."""
+
+
+class HoldRow(Base):
+    """An operator's hold: the intersection (or, with no ``intersection_id``, every
+    intersection of the network) keeps its plan; no retiming changes it until the hold
+    ends (``ends_at``) or is released."""
+
+    __tablename__ = "holds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    network: Mapped[str] = mapped_column(_network_fk())
+    intersection_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    plan_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    released_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    release_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_holds_network_released", "network", "released_at"),)
+
+
+class ScheduleRow(Base):
+    """What operators changed of a network's schedule: its own interval, a pause."""
+
+    __tablename__ = "schedules"
+
+    network: Mapped[str] = mapped_column(_network_fk(), primary_key=True)
+    interval_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    paused: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditRow(Base):
+    """One change of state: who (API key id, ``scheduler@host``, ``cli``), when, what,
+    before and after, why. Written in the transaction of the change itself."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(160))
+    action: Mapped[str] = mapped_column(String(32))
+    network: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    target: Mapped[str | None] = mapped_column(String(160), nullable=True)
+    before: Mapped[Any] = mapped_column(JSON, nullable=True)
+    after: Mapped[Any] = mapped_column(JSON, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    __table_args__ = (
+        Index("ix_audit_log_network_id", "network", "id"),
+        Index("ix_audit_log_action_id", "action", "id"),
+    )

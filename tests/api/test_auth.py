@@ -48,7 +48,7 @@ def test_roles_are_ordered(
         == 403
     )
     # admin: everything
-    assert client.post(rollback, headers=admin).status_code == 201
+    assert client.post(rollback, headers=admin, json={"reason": "test"}).status_code == 201
     assert client.get("/v1/keys", headers=admin).status_code == 200
 
 

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from tests.api.conftest import NETWORK, REPO
 
 NET = f"/v1/networks/{NETWORK}"
+REASON = {"reason": "test"}
 
 
 def _retime(client: TestClient, headers: dict[str, str], x: str, vph: float) -> dict:
@@ -33,7 +34,7 @@ def test_history_version_and_rollback(client: TestClient, admin: dict[str, str])
     got = client.get(f"{NET}/intersections/{x}/plans/2", headers=admin).json()
     assert got["cycle_s"] == v2["cycle_s"] and got["greens_s"] == v2["greens_s"]
     assert client.get(f"{NET}/intersections/{x}/plans/9", headers=admin).status_code == 404
-    r = client.post(f"{NET}/intersections/{x}/plans/2/rollback", headers=admin)
+    r = client.post(f"{NET}/intersections/{x}/plans/2/rollback", headers=admin, json=REASON)
     assert r.status_code == 201
     v4 = r.json()
     assert v4["version"] == 4 and v4["source"] == "rollback" and v4["rolled_back_from"] == 2
@@ -45,7 +46,10 @@ def test_history_version_and_rollback(client: TestClient, admin: dict[str, str])
     page = client.get(f"{NET}/intersections/{x}/plans?limit=2&offset=2", headers=admin).json()
     assert [p["version"] for p in page] == [2, 1]
     assert (
-        client.post(f"{NET}/intersections/{x}/plans/99/rollback", headers=admin).status_code == 404
+        client.post(
+            f"{NET}/intersections/{x}/plans/99/rollback", headers=admin, json=REASON
+        ).status_code
+        == 404
     )
     plans = client.get(f"{NET}/plans", headers=admin).json()
     assert len(plans) == 16 and next(p for p in plans if p["intersection_id"] == x)["version"] == 4

@@ -44,7 +44,11 @@ def test_full_flow_on_postgres(
     body = c.post(f"/v1/networks/{NETWORK}/intersections/{x}/retime", headers=h).json()
     assert body["outcome"] == "ok"
     version = body["plans"][0]["version"]
-    r = c.post(f"/v1/networks/{NETWORK}/intersections/{x}/plans/1/rollback", headers=h)
+    r = c.post(
+        f"/v1/networks/{NETWORK}/intersections/{x}/plans/1/rollback",
+        headers=h,
+        json={"reason": "test"},
+    )
     assert r.status_code == 201 and r.json()["version"] == version + 1
     assert c.get("/readyz").json()["storage"] == "ok"
     # a restart against the same database sees everything

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Path, Query, Response
 
 from signal_opt.api.deps import Admin, ServiceDep, Viewer
 from signal_opt.api.routers import API_PREFIX
-from signal_opt.api.schemas import MAX_ID, PROTECTED, PlanPublic, error_responses
+from signal_opt.api.schemas import (
+    BODY,
+    MAX_ID,
+    PROTECTED,
+    PlanPublic,
+    RollbackRequest,
+    error_responses,
+)
 
 router = APIRouter(
     prefix=f"{API_PREFIX}/networks/{{network}}",
@@ -84,10 +91,20 @@ def plan_version(
     _ONE + "/plans/{version}/rollback",
     status_code=201,
     summary="Roll back to a past version",
-    description="Stores the past plan again as a new, current version.",
-    responses=error_responses(409),
+    description="Stores the past plan again as a new, current version and (unless "
+    "`hold` is false) holds the intersection on it, so no retiming replaces it until the "
+    "hold ends or is released.",
+    responses=error_responses(409, *BODY),
 )
 def rollback(
-    network: str, intersection_id: str, version: Version, service: ServiceDep, _: Admin
+    network: str,
+    intersection_id: str,
+    version: Version,
+    body: RollbackRequest,
+    service: ServiceDep,
+    key: Admin,
 ) -> PlanPublic:
-    return PlanPublic.of(service.rollback(network, intersection_id, version))
+    saved = service.rollback(
+        network, intersection_id, version, body.reason, key.key_id, body.hold, body.hold_until
+    )
+    return PlanPublic.of(saved)

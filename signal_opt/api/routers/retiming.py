@@ -27,7 +27,8 @@ router = APIRouter(
 
 _DOC = (
     "Each retimed intersection gets a new plan version: the optimized plan, or a safe "
-    "fallback (its current plan, else the network's own) with the reason in `error`."
+    "fallback (its current plan, else the network's own) with the reason in `error`. "
+    "Intersections an operator holds are left out and listed under `held`."
 )
 
 
@@ -40,11 +41,11 @@ _DOC = (
 def retime_network(
     network: str,
     service: ServiceDep,
-    _: Operator,
+    key: Operator,
     request: Annotated[RetimeRequest | None, Body()] = None,
 ) -> RetimingPublic:
     request = request or RetimeRequest()
-    outcome = service.retime(network, request.intersections, request.demand)
+    outcome = service.retime(network, request.intersections, request.demand, actor=key.key_id)
     return RetimingPublic.of_outcome(outcome)
 
 
@@ -58,14 +59,15 @@ def retime_one(
     network: str,
     intersection_id: str,
     service: ServiceDep,
-    _: Operator,
+    key: Operator,
     request: Annotated[RetimeOneRequest | None, Body()] = None,
 ) -> RetimingPublic:
     service.intersection(network, intersection_id)
     demand = (
         None if request is None or request.demand is None else {intersection_id: request.demand}
     )
-    return RetimingPublic.of_outcome(service.retime(network, [intersection_id], demand))
+    outcome = service.retime(network, [intersection_id], demand, actor=key.key_id)
+    return RetimingPublic.of_outcome(outcome)
 
 
 @router.get("/retimings", summary="Recent retimings, newest first")
