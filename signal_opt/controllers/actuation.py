@@ -43,9 +43,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from signal_opt.controllers.discharge import Discharge
+from signal_opt.controllers.discharge import Discharge, discharge_of
 from signal_opt.controllers.kernel import FreeSettings
-from signal_opt.controllers.max_pressure import Pressure
+from signal_opt.controllers.max_pressure import Pressure, pressure_of
 from signal_opt.detectors import StepReading
 from signal_opt.model import GREEN_STATES, Intersection, Plan
 
@@ -198,4 +198,35 @@ def _waiting(queues: Sequence[Sequence[str]], counts: Mapping[str, int]) -> np.n
     for k, zones in enumerate(queues):
         good = [d for d in zones if d in counts]
         out[k] = sum(counts[d] for d in good) if good else 1.0
+    return out
+
+
+def reference_signals(
+    intersections: Sequence[Intersection],
+    queue_zones: Mapping[str, Sequence[str]],
+    stop_loops: Mapping[str, Sequence[str]],
+    settings: FreeSettings,
+    t: float,
+) -> list[FreeSignal]:
+    """The plain-Python :class:`FreeSignal` of every intersection, from the same lane maps
+    :func:`signal_opt.controllers.kernel.build_layout` takes (for tests of the kernel)."""
+    zone_of = {lane: zones[-1] for lane, zones in queue_zones.items() if zones}
+    out = []
+    for x in intersections:
+        loops, queues = [], []
+        for stage in x.stages:
+            lanes = sorted({ln for g in stage.lane_groups for ln in x.lane_groups[g].lanes})
+            # gap-out watches lanes with priority green
+            priority = sorted(
+                {
+                    lk.from_lane
+                    for lk in x.links
+                    if not lk.is_crossing and stage.state[lk.index] == "G"
+                }
+            )
+            loops.append([d for ln in (priority or lanes) for d in stop_loops.get(ln, ())])
+            queues.append([d for ln in lanes for d in queue_zones.get(ln, ())])
+        pressure = pressure_of(x, zone_of)
+        discharge = discharge_of(x, zone_of, stop_loops)
+        out.append(free_signal(x, pressure, loops, queues, settings, t, discharge))
     return out
