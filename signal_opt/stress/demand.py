@@ -193,6 +193,7 @@ def _split(
 
 
 def flows(design: Design, params: DemandParams) -> list[dict[str, Any]]:
+    """The zone-to-zone flows (veh/h at their profile's 1.0) described in the module."""
     entries, _ = _fringe_links(design)
     p = params.peak_from
     q = OPPOSITE[p]
