@@ -101,6 +101,8 @@ class Simulation:
     """Builds the detector reader; :class:`signal_opt.sumo.faults.FaultyReader` injects faults."""
     time: float = math.nan
     """Simulation time (s) of the last step completed."""
+    control_wall: float = 0.0
+    """Wall seconds spent driving the signals and deciding (not simulating)."""
 
     @property
     def intersections(self) -> list[Intersection]:
@@ -248,7 +250,9 @@ def run(
                 conn.close()
     wall = time.perf_counter() - wall0
     metrics = read_metrics(out / "tripinfo.xml", out / "statistics.xml", wall)
-    metrics = replace(metrics, controller=controller.summary(), signals=signals.report())
+    assert sim is not None
+    figures = {**controller.summary(), "control_wall_s": round(sim.control_wall, 3)}
+    metrics = replace(metrics, controller=figures, signals=signals.report())
     (out / "metrics.json").write_text(json.dumps(metrics.to_dict(), indent=2) + "\n")
     series = time_series(out / "tripinfo.xml", scenario.begin, scenario.end)
     (out / "timeseries.json").write_text(json.dumps(series) + "\n")
@@ -323,12 +327,16 @@ def _loop(sim: Simulation, controller, scenario: Scenario, hooks, progress: bool
             if bar is not None:
                 bar.update(int(now - t))
             t = sim.time = now
+            tic = time.perf_counter()
             if sim.driver is not None:
                 sim.driver.advance(t)
+            sim.control_wall += time.perf_counter() - tic
             for hook in hooks:
                 hook(t)
             if next_call <= t + 1e-9:
+                tic = time.perf_counter()
                 next_call = controller.step(sim, t)
+                sim.control_wall += time.perf_counter() - tic
                 if sim.driver is not None:
                     next_call = min(next_call, t + sim.step_length)
             if conn.simulation.getMinExpectedNumber() == 0 and t >= end:
