@@ -1,7 +1,9 @@
-"""The per-step detector values read through subscriptions agree with SUMO's own counts."""
+"""The per-step detector values agree with SUMO's own counts, read in process (libsumo,
+one getter per detector) and over a socket (TraCI subscriptions) alike."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from signal_opt.controllers.base import Controller
@@ -26,33 +28,50 @@ class ReadEveryStep(Controller):
         self.reader = sim.read_detectors(per_step=True, intervals=True, gaps=True)
         self.period = min(float(s.period) for s in sim.ctx.detectors)
         self.next_close = sim.conn.simulation.getTime() + self.period
-        self.summed: dict[str, int] = {}
-        self.own: dict[str, float] = {}
+        self.zones = [s.id for s in sim.ctx.detectors if s.kind == "queue"]
+        self.loops = [s.id for s in sim.ctx.detectors if s.kind == "stopline"]
+        self.summed = np.zeros(len(self.loops))
+        self.own = np.zeros(len(self.loops))
         self.periods = self.steps_with_queue = 0
+        self.rows: list[np.ndarray] = []
 
     def step(self, sim, t):
-        now = self.reader.read_step()
-        for d, n in now.passed.items():
-            self.summed[d] = self.summed.get(d, 0) + n
-        counts, halting = now.counts, now.halting
-        assert counts == self.reader.queue_vehicles()
-        assert counts.keys() == halting.keys() and now.gaps.keys() == now.passed.keys()
-        assert all(0 <= halting[d] <= counts[d] for d in counts)
-        self.steps_with_queue += any(halting.values())
+        counts, halting, gaps, passed = self.reader.read_arrays(self.zones, self.loops)
+        self.summed += passed
+        assert (counts == self.reader.queue_counts(self.zones)).all()
+        assert ((halting >= 0) & (halting <= counts)).all() and (gaps >= 0).all()
+        self.steps_with_queue += bool(halting.any())
+        self.rows.append(np.concatenate([counts, halting, gaps, passed]))
         if t + 1e-9 >= self.next_close:
-            for d, r in self.reader.last_interval().items():
-                if d in self.summed:
-                    self.own[d] = self.own.get(d, 0.0) + r.count
-                    assert abs(self.summed[d] - self.own[d]) <= 1, (d, t)
+            readings = self.reader.last_interval()
+            self.own += [readings[d].count for d in self.loops]
+            assert np.abs(self.summed - self.own).max() <= 1, t
             self.periods += 1
             self.next_close += self.period
         return t + 1.0
 
 
-def test_per_step_passages_add_up_to_each_loops_interval_counts(tmp_path):
-    sc = bundled("yizhuang_corridor", tmp_path / "demand", scale=1.0, seed=1).with_window(0, 900)
-    c = ReadEveryStep()
-    run(sc, c, tmp_path / "run", progress=False)
-    assert c.periods >= 14
-    assert sum(c.own.values()) > 250  # checked on real traffic
-    assert c.steps_with_queue > 100
+@pytest.fixture(scope="module")
+def readings(tmp_path_factory):
+    """The same 900 s read in process and over a socket."""
+    d = tmp_path_factory.mktemp("reader")
+    sc = bundled("yizhuang_corridor", d / "demand", scale=1.0, seed=1).with_window(0, 900)
+    out = {}
+    for backend in ("libsumo", "traci"):
+        c = ReadEveryStep()
+        run(sc, c, d / backend, backend=backend, progress=False)
+        out[backend] = c
+    return out
+
+
+def test_per_step_passages_add_up_to_each_loops_interval_counts(readings):
+    for c in readings.values():
+        assert c.periods >= 14
+        assert c.own.sum() > 250  # checked on real traffic
+        assert c.steps_with_queue > 100
+
+
+def test_getters_and_subscriptions_read_the_same_values(readings):
+    a, b = np.array(readings["libsumo"].rows), np.array(readings["traci"].rows)
+    assert a.shape == b.shape and a.shape[0] >= 899
+    assert (a == b).all()
