@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,7 +31,9 @@ class Settings(BaseSettings):
     schema until ``signal-opt db upgrade`` has run. A newer schema is always refused."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    log_level: str = "info"
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    log_format: Literal["json", "text"] = "json"
+    """``json``: one JSON object a line (request id, key id, route, status, duration)."""
 
     register_bundled: bool = True
     """Register the bundled networks (``networks/<name>/<name>.net.xml``) at start-up."""

@@ -23,9 +23,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.types import Scope
 
 import signal_opt
-from signal_opt.api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from signal_opt.api.middleware import BodyLimitMiddleware, MetricsMiddleware, RequestIdMiddleware
 from signal_opt.api.routers import (
     API_PREFIX,
+    audit,
     holds,
     keys,
     networks,
@@ -99,7 +100,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = metrics
-    for module in (networks, readings, retiming, plans, holds, schedule, keys):
+    for module in (networks, readings, retiming, plans, holds, schedule, keys, audit):
         app.include_router(module.router)
     _install_operational_routes(app, settings, metrics)
     _install_error_handlers(app)
@@ -113,6 +114,7 @@ def create_app(
 
     app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every answer carries the id
     return app
 
 

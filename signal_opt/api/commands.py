@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from signal_opt.service.audit import CLI, entry
+from signal_opt.service.logs import configure_logging
 from signal_opt.settings import load_settings
 from signal_opt.storage import ROLES, Repository
 from signal_opt.storage.db import make_engine
@@ -64,11 +66,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     finally:
         engine.dispose()
+    configure_logging(settings.log_level, settings.log_format)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        log_level=settings.log_level,
+        log_config=None,  # ours (configure_logging): JSON lines with the request id
+        access_log=False,  # the request log is signal_opt.access, with the request id
         proxy_headers=True,
     )
     return 0
@@ -78,7 +82,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     repo = Repository.from_url(settings.database_url)
     try:
-        key, token = repo.create_key(args.role, args.name)
+        key, token = repo.create_key(args.role, args.name, entry("key.create", CLI))
     finally:
         repo.close()
     print(token)

@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from signal_opt.service import RetimingService
+from signal_opt.service.audit import current_request
 from signal_opt.storage import ROLES, ApiKey
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>`")
@@ -40,6 +41,9 @@ def current_key(
     key = service.authenticate(token)
     if key is None:
         raise _unauthorized("invalid or revoked API key")
+    info = current_request.get()
+    if info is not None:
+        info.actor = key.key_id
     return key
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from signal_opt.detectors import DetectorInfo
 from signal_opt.model import Intersection
+from signal_opt.service.audit import entry
 from signal_opt.service.errors import Conflict, InvalidInput, NotFound
 from signal_opt.storage import NetworkRecord, Repository, utcnow
 
@@ -138,7 +139,14 @@ class NetworkCatalog:
                 continue
             sha = hashlib.sha256(path.read_bytes()).hexdigest()
             record = NetworkRecord(name, "bundled", str(path), sha, utcnow())
-            self.repo.add_network(record, None, [x.base_plan() for x in net.intersections])
+            audit = entry(
+                "network.register",
+                "service",
+                name,
+                target=name,
+                after={"source": "bundled", "sha256": sha, "intersections": len(net.intersections)},
+            )
+            self.repo.add_network(record, None, [x.base_plan() for x in net.intersections], audit)
             self._cache(net)
 
     def _cache(self, net: LoadedNetwork) -> LoadedNetwork:
@@ -180,7 +188,7 @@ class NetworkCatalog:
             )
         return x
 
-    def register(self, name: str, data: bytes) -> LoadedNetwork:
+    def register(self, name: str, data: bytes, actor: str = "api") -> LoadedNetwork:
         """Register an uploaded ``.net.xml`` (already checked to be safe, well-formed XML).
 
         The name is checked here, never used as given for a path: the file is written
@@ -209,5 +217,17 @@ class NetworkCatalog:
             record = NetworkRecord(
                 name, "uploaded", None, hashlib.sha256(data).hexdigest(), utcnow()
             )
-            self.repo.add_network(record, data, [x.base_plan() for x in net.intersections])
+            audit = entry(
+                "network.register",
+                actor,
+                name,
+                target=name,
+                after={
+                    "source": "uploaded",
+                    "sha256": record.sha256,
+                    "bytes": len(data),
+                    "intersections": len(net.intersections),
+                },
+            )
+            self.repo.add_network(record, data, [x.base_plan() for x in net.intersections], audit)
             return self._cache(net)

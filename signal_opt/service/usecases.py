@@ -16,7 +16,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from signal_opt.metrics import Metrics
 from signal_opt.model import Intersection, Plan, PlanError, check_plan
@@ -106,8 +106,12 @@ class RetimingService:
             self._keys[digest] = (key, now + KEY_CACHE_S)
         return key
 
-    def revoke_key(self, key_id: str) -> ApiKey | None:
-        key = self.repo.revoke_key(key_id)
+    def create_key(self, role: str, name: str, actor: str) -> tuple[ApiKey, str]:
+        return self.repo.create_key(role, name, entry("key.create", actor))
+
+    def revoke_key(self, key_id: str, actor: str = "api") -> ApiKey | None:
+        audit = entry("key.revoke", actor, target=f"key:{key_id}")
+        key = self.repo.revoke_key(key_id, audit)
         self._keys.clear()
         return key
 
@@ -137,11 +141,13 @@ class RetimingService:
     def intersection(self, network: str, intersection_id: str) -> Intersection:
         return self.catalog.intersection(network, intersection_id)
 
-    def register_network(self, name: str, data: bytes) -> LoadedNetwork:
-        return self.catalog.register(name, data)
+    def register_network(self, name: str, data: bytes, actor: str = "api") -> LoadedNetwork:
+        return self.catalog.register(name, data, actor)
 
     # -- detector data ----------------------------------------------------------------------
-    def ingest(self, network: str, readings: Sequence[ReadingRecord]) -> IngestResult:
+    def ingest(
+        self, network: str, readings: Sequence[ReadingRecord], actor: str = "api"
+    ) -> IngestResult:
         """Store a batch of readings, all or nothing; re-sent readings are not stored twice."""
         net = self.network(network)
         if len(readings) > self.settings.max_batch_readings:
@@ -173,7 +179,8 @@ class RetimingService:
                 continue
             seen[key] = i
             unique.append(r)
-        stored = self.repo.ingest(network, unique)
+        audit = entry("readings.ingest", actor, network, target=network)
+        stored = self.repo.ingest(network, unique, audit)
         if stored:
             self._data_version[network] += 1
         result = IngestResult(len(readings), stored, len(readings) - stored)
@@ -295,16 +302,17 @@ class RetimingService:
                 demands, errors = self._estimate(net, xs)
             stored = self.repo.current_plans(network, [x.id for x in xs])
             current = [stored[x.id].to_plan() if x.id in stored else None for x in xs]
+            reference = self._limit_references(network, xs, current)
             todo = [i for i, d in enumerate(demands) if d is not None]
             proposals = self._optimize(
                 net,
                 [xs[i] for i in todo],
                 [demands[i] or {} for i in todo],
-                [current[i] for i in todo],
+                [reference[i] for i in todo],
             )
             by_index = dict(zip(todo, proposals, strict=True))
             plans = [
-                self._decide(x, by_index.get(i), errors[i], current[i], demands[i])
+                self._decide(x, by_index.get(i), errors[i], current[i], demands[i], reference[i])
                 for i, x in enumerate(xs)
             ]
             n_fb = sum(p.plan.source == "fallback" for p in plans)
@@ -333,6 +341,27 @@ class RetimingService:
             self._observe_plan(network, p)
         return RetimingOutcome(record, saved)
 
+    def _limit_references(
+        self, network: str, xs: list[Intersection], current: list[Plan | None]
+    ) -> list[Plan | None]:
+        """The plans the change limits are measured from: what was in force one retiming
+        interval ago (or what an operator put in force since), so that however many
+        retimings arrive, a plan moves at most the limits per interval. The current
+        offset is kept (offsets move by their own rule)."""
+        if not xs:
+            return []
+        interval, _ = self.control.effective(self.repo.schedules(), network)
+        since = datetime.fromtimestamp(self.clock() - interval, UTC)
+        found = self.repo.reference_plans(network, [x.id for x in xs], since)
+        out: list[Plan | None] = []
+        for x, cur in zip(xs, current, strict=True):
+            ref = found.get(x.id)
+            if ref is None or cur is None:
+                out.append(cur)
+            else:
+                out.append(Plan(x.id, ref.cycle, ref.greens, cur.offset, ref.source))
+        return out
+
     def _decide(
         self,
         x: Intersection,
@@ -340,6 +369,7 @@ class RetimingService:
         error: str | None,
         current: Plan | None,
         demand: dict[str, float] | None,
+        reference: Plan | None = None,
     ) -> NewPlan:
         """The proposal if it passes every rule, else a fallback plan with the reason."""
         details: dict[str, object] = {"demand_veh_h": demand}
@@ -359,7 +389,10 @@ class RetimingService:
                 plan = Plan(x.id, p.cycle, tuple(p.greens), offset, "optimized")
                 try:
                     check_plan(x, plan)
-                    error = change_limit_error(plan, current, self.core, proposal.flags)
+                    # within the limits of the plan in force and of the interval's reference
+                    error = change_limit_error(
+                        plan, current, self.core, proposal.flags
+                    ) or change_limit_error(plan, reference, self.core, proposal.flags)
                     if error is None:
                         return NewPlan(plan, None, details)
                     error = f"optimized plan rejected: {error}"

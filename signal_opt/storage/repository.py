@@ -136,6 +136,22 @@ def _brief(p: StoredPlan | None) -> dict[str, Any] | None:
     }
 
 
+def _ingest_audit(
+    audit: AuditEntry | None, readings: Sequence[ReadingRecord], stored: int
+) -> AuditEntry | None:
+    if audit is None or not readings:
+        return audit
+    return audit.with_after(
+        {
+            "received": len(readings),
+            "stored": stored,
+            "first_start_ms": min(r.start_ms for r in readings),
+            "last_start_ms": max(r.start_ms for r in readings),
+            "detectors": len({r.detector_id for r in readings}),
+        }
+    )
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -250,10 +266,13 @@ class Repository(Control, AuditLog):
             write_audit(s.connection(), audit)
 
     # -- detector readings ---------------------------------------------------------------
-    def ingest(self, network: str, readings: Sequence[ReadingRecord]) -> int:
+    def ingest(
+        self, network: str, readings: Sequence[ReadingRecord], audit: AuditEntry | None = None
+    ) -> int:
         """Store ``readings``; those already stored (same detector and start) are skipped.
 
-        Returns how many were new. All or nothing: one transaction.
+        Returns how many were new. All or nothing: one transaction, with ``audit`` (its
+        ``after``: how many were received and stored, the time span).
         """
         rows = [{"network": network, **r.__dict__} for r in readings]
         if not rows:
@@ -265,7 +284,9 @@ class Repository(Control, AuditLog):
                 make = sqlite_insert if dialect == "sqlite" else pg_insert
                 stmt = make(_READINGS).on_conflict_do_nothing()
                 conn = s.connection()
-                return len(conn.execute(stmt.returning(_READINGS.c.start_ms), rows).all())
+                n = len(conn.execute(stmt.returning(_READINGS.c.start_ms), rows).all())
+                write_audit(conn, _ingest_audit(audit, readings, n))
+                return n
             keys = {(r["detector_id"], r["start_ms"]) for r in rows}
             existing = set(
                 s.execute(
@@ -278,6 +299,7 @@ class Repository(Control, AuditLog):
             new = [r for r in rows if (r["detector_id"], r["start_ms"]) not in existing]
             if new:
                 s.connection().execute(insert(_READINGS), new)
+            write_audit(s.connection(), _ingest_audit(audit, readings, len(new)))
             return len(new)
 
     def readings_since(
@@ -424,6 +446,33 @@ class Repository(Control, AuditLog):
                 .join(sub, (c.intersection_id == sub.c.intersection_id) & (c.version == sub.c.v))
                 .where(c.network == network)
             )
+        with self.engine.connect() as conn:
+            return {r["intersection_id"]: _plan(r) for r in conn.execute(q).mappings()}
+
+    def reference_plans(
+        self, network: str, ids: Collection[str], since: datetime
+    ) -> dict[str, StoredPlan]:
+        """The plan each of ``ids`` had in force at ``since``, or the plan an operator
+        put in force after it (a rollback; the network's own program counts too): the
+        plan a retiming's change limits are measured from."""
+        c = _PLANS.c
+        chosen = (
+            select(c.intersection_id, func.max(c.version).label("v"))
+            .where(
+                c.network == network,
+                c.intersection_id.in_(list(ids)),
+                (c.created_at <= since) | c.source.in_(("rollback", "base")),
+            )
+            .group_by(c.intersection_id)
+            .subquery()
+        )
+        q = (
+            select(_PLANS)
+            .join(
+                chosen, (c.intersection_id == chosen.c.intersection_id) & (c.version == chosen.c.v)
+            )
+            .where(c.network == network)
+        )
         with self.engine.connect() as conn:
             return {r["intersection_id"]: _plan(r) for r in conn.execute(q).mappings()}
 

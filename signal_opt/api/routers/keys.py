@@ -28,8 +28,8 @@ router = APIRouter(
     description="The token is in this response only; store it now.",
     responses=error_responses(*BODY),
 )
-def create_key(body: KeyCreateIn, service: ServiceDep, _: Admin) -> KeyCreatedPublic:
-    key, token = service.repo.create_key(body.role, body.name)
+def create_key(body: KeyCreateIn, service: ServiceDep, admin: Admin) -> KeyCreatedPublic:
+    key, token = service.create_key(body.role, body.name, admin.key_id)
     return KeyCreatedPublic(**KeyPublic.of(key).model_dump(), token=token)
 
 
@@ -39,8 +39,8 @@ def list_keys(service: ServiceDep, _: Admin) -> list[KeyPublic]:
 
 
 @router.delete("/{key_id}", summary="Revoke an API key")
-def revoke_key(key_id: str, service: ServiceDep, _: Admin) -> KeyPublic:
-    key = service.revoke_key(key_id)
+def revoke_key(key_id: str, service: ServiceDep, admin: Admin) -> KeyPublic:
+    key = service.revoke_key(key_id, admin.key_id)
     if key is None:
         raise NotFound(f"no API key {key_id!r}", ("path", "key_id"))
     return KeyPublic.of(key)

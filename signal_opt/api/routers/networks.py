@@ -41,7 +41,7 @@ def list_networks(service: ServiceDep, _: Viewer) -> list[NetworkPublic]:
 )
 def register_network(
     service: ServiceDep,
-    _: Admin,
+    admin: Admin,
     file: Annotated[UploadFile, File(description="the .net.xml")],
     name: Annotated[
         str | None, Form(description="default: the file name without `.net.xml`")
@@ -59,7 +59,7 @@ def register_network(
         raise InvalidInput(str(exc), ("body", "file")) from exc
     if name is None:
         name = (file.filename or "").removesuffix(".xml").removesuffix(".net")
-    return NetworkPublic.of(service.register_network(name, data))
+    return NetworkPublic.of(service.register_network(name, data, admin.key_id))
 
 
 @router.get("/{network}", summary="One network")

@@ -23,8 +23,8 @@ router = APIRouter(
     "is skipped, so a retried batch is never counted twice.",
     responses=error_responses(*BODY),
 )
-def ingest(network: str, batch: ReadingBatchIn, service: ServiceDep, _: Operator) -> IngestPublic:
-    result = service.ingest(network, [r.to_record() for r in batch.readings])
+def ingest(network: str, batch: ReadingBatchIn, service: ServiceDep, key: Operator) -> IngestPublic:
+    result = service.ingest(network, [r.to_record() for r in batch.readings], key.key_id)
     return IngestPublic(
         received=result.received, stored=result.stored, duplicates=result.duplicates
     )
