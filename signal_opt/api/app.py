@@ -45,8 +45,9 @@ from signal_opt.service import (
     Scheduler,
     optimize_with_core,
 )
-from signal_opt.settings import Settings
+from signal_opt.settings import Settings, load_settings
 from signal_opt.storage import Repository
+from signal_opt.storage.schema import head as schema_head
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +70,17 @@ def create_app(
     optimizer: Optimizer = optimize_with_core,
 ) -> FastAPI:
     """A new application; ``registry`` and ``optimizer`` are injectable for tests."""
-    settings = settings or Settings()
+    settings = settings or load_settings()
     metrics = Metrics(registry, settings.metrics_max_intersections)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         repo = Repository.from_url(settings.database_url, settings.db_auto_upgrade)
+        log.info(
+            "storage %s (schema %s)",
+            repo.engine.url.render_as_string(hide_password=True),
+            schema_head(),
+        )
         service = RetimingService(settings, repo, metrics, optimizer)
         service.start()
         # Start-up objects (network models...) never die: keep them out of the

@@ -8,13 +8,15 @@ handler, which returns the exit status.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
 from signal_opt.service.audit import CLI, entry
 from signal_opt.service.logs import configure_logging
-from signal_opt.settings import load_settings
+from signal_opt.settings import PREFIX, Settings, SettingsError, load_settings
 from signal_opt.storage import ROLES, Repository
 from signal_opt.storage.db import make_engine
 from signal_opt.storage.schema import SchemaError, prepare, state
@@ -49,15 +51,44 @@ def add_parsers(subparsers: Any) -> None:
         p.add_argument("--config", help="settings file (for the database URL)")
 
 
+def _settings(config: str | None) -> Settings | None:
+    """The settings, or None after saying on stderr, in one line, what is wrong."""
+    try:
+        return load_settings(config)
+    except (SettingsError, FileNotFoundError) as exc:
+        print(f"signal-opt: {exc}", file=sys.stderr)
+        return None
+
+
+def _legacy_database(settings: Settings) -> str | None:
+    """Why not to start: a database of release 0.1.0 in ``./var`` that the default data
+    directory would silently leave behind."""
+    explicit = os.environ.get(PREFIX + "DATA_DIR") or os.environ.get(PREFIX + "DATABASE_URL")
+    old = Path("var/signal-opt.db").absolute()
+    if explicit or not old.is_file() or settings.data_dir == old.parent:
+        return None
+    return (
+        f"found {old} (where release 0.1.0 kept its database) but the data directory is "
+        f"{settings.data_dir}: set SIGNAL_OPT_DATA_DIR={old.parent} to keep using it, or "
+        f"move it to {settings.data_dir}/signal-opt.db"
+    )
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from signal_opt.api.app import create_app
 
-    settings = load_settings(args.config)
+    settings = _settings(args.config)
+    if settings is None:
+        return 2
     changes = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     if changes:
         settings = settings.model_copy(update=changes)
+    legacy = _legacy_database(settings)
+    if legacy:
+        print(f"signal-opt serve: {legacy}", file=sys.stderr)
+        return 2
     engine = make_engine(settings.database_url)
     try:  # a schema that does not fit is refused here, in one line, before uvicorn starts
         prepare(engine, settings.db_auto_upgrade)
@@ -79,7 +110,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    settings = _settings(args.config)
+    if settings is None:
+        return 2
     repo = Repository.from_url(settings.database_url)
     try:
         key, token = repo.create_key(args.role, args.name, entry("key.create", CLI))
@@ -93,7 +126,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    settings = _settings(args.config)
+    if settings is None:
+        return 2
     engine = make_engine(settings.database_url)
     try:
         if args.db_command == "current":

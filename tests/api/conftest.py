@@ -40,6 +40,7 @@ def settings(tmp_path: Path, networks_dir: Path) -> Settings:
         scheduler_enabled=False,
         max_upload_bytes=2_000_000,
         max_body_bytes=1_000_000,
+        max_batch_readings=5000,
     )
 
 
