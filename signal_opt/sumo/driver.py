@@ -21,6 +21,7 @@ Two modes per light:
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -103,6 +104,8 @@ class SignalDriver:
         """(N,) free mode: the stage requested next (-1: none)."""
         self.next_walk = np.ones(n, bool)
         """(N,) free mode: whether the stage requested comes with its walk."""
+        self._now = 0.0
+        """Simulation time of the last :meth:`advance`."""
 
     # -- set-up ---------------------------------------------------------------------------
     def take_over(self, t: float, plans: dict[str, Plan] | None = None) -> None:
@@ -111,6 +114,7 @@ class SignalDriver:
         The running program is followed to the end of its cycle (reading its phase once);
         from the next cycle boundary on, ``plans`` (or the base plans) run.
         """
+        self._now = t
         for i, (tls_id, x) in enumerate(self._intersections.items()):
             base = x.base_plan()
             light = _Light(i, x, base)
@@ -156,6 +160,11 @@ class SignalDriver:
         """Queue ``plan``; it starts at the light's next cycle boundary. Validated now."""
         light = self.lights[plan.intersection_id]
         check_plan(light.intersection, plan)
+        if self.free[light.index]:
+            state, end, stage = light.schedule[light.position]
+            if math.isinf(end):  # a free green held open: it ends at the next step
+                light.schedule[light.position] = (state, self._now + self.step_length, stage)
+                self._current(plan.intersection_id, light)
         self.free[light.index] = False
         light.pending = plan
 
@@ -193,6 +202,7 @@ class SignalDriver:
     # -- stepping ---------------------------------------------------------------------------
     def advance(self, t: float) -> None:
         """Make every phase change due at or before ``t`` (call once per step)."""
+        self._now = t
         while self._heap and self._heap[0][0] <= t + 1e-9:
             due, tls_id = heapq.heappop(self._heap)
             light = self.lights[tls_id]
@@ -316,7 +326,7 @@ class SignalDriver:
         if free and cur[2] >= 0:
             # Free mode: a green lasts until the controller asks for another stage, even
             # one taken over from a plan's (or the network's) cycle.
-            light.schedule = [(cur[0], max(cur[1], t) + self.step_length, cur[2])]
+            light.schedule = [(cur[0], math.inf, cur[2])]
             light.position = 0
             self._current(tls_id, light)
             return
@@ -336,7 +346,7 @@ class SignalDriver:
         light.position += 1
         if light.position >= len(light.schedule):
             if self.free[light.index]:
-                # Hold the current stage: extend by a step until a new stage is requested.
+                # Hold the current stage until a new stage (or a plan) is requested.
                 state, end, stage = light.schedule[-1]
                 if stage < 0:
                     # A plan's cycle ended on its last intergreen (the light went free
@@ -348,7 +358,7 @@ class SignalDriver:
                     self._set(tls_id, first.state)
                     self._current(tls_id, light)
                     return
-                light.schedule = [(state, max(end, t) + self.step_length, stage)]
+                light.schedule = [(state, math.inf, stage)]
                 light.position = 0
                 self._current(tls_id, light)
                 return
@@ -446,7 +456,8 @@ class SignalDriver:
         wake the light when it ends."""
         _, end, stage = light.schedule[light.position]
         self.stage[light.index] = stage
-        heapq.heappush(self._heap, (end, tls_id))
+        if not math.isinf(end):  # a free green held open has no end to wake it
+            heapq.heappush(self._heap, (end, tls_id))
 
 
 def _rotated_phases(x: Intersection) -> list[tuple[Phase, int]]:
