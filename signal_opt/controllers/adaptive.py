@@ -39,7 +39,9 @@ from signal_opt.controllers.kernel import (
     bound_by,
     build_layout,
     decide_free,
+    needed_rows,
     new_state,
+    watched_loops,
 )
 from signal_opt.core import CoreSettings
 from signal_opt.detectors import FAULT_KINDS, DemandEstimator, Minute
@@ -149,6 +151,7 @@ class AdaptiveController(Controller):
         self.next_retime = t0 + self.settings.first_retiming
         if list(self.driver.ids) != list(self.layout.ids):
             raise RuntimeError("driver and kernel must number the signals alike")
+        self._passed_rows = watched_loops(self.layout)
         self.state = new_state(
             self.layout, [x.base_plan() for x in sim.intersections], self.settings.free, t0
         )
@@ -158,8 +161,11 @@ class AdaptiveController(Controller):
 
     def step(self, sim: Simulation, t: float) -> float:
         layout = self.layout
-        # one subscription read per detector domain per step
-        counts, halting, gaps, passed = self.reader.read_arrays(layout.zone_ids, layout.loop_ids)
+        driver = self.driver
+        halting_rows, gap_rows = needed_rows(layout, driver.stage)
+        counts, halting, gaps, passed = self.reader.read_arrays(
+            layout.zone_ids, layout.loop_ids, halting_rows, gap_rows, self._passed_rows
+        )
         self._gaps, self._counts = gaps, counts
         if t + 1e-9 >= self.next_minute:
             readings = self.reader.last_interval()
@@ -180,7 +186,6 @@ class AdaptiveController(Controller):
             for tls_id, pressed in self.buttons.pressed().items():
                 calls[[self._crossing_index[(tls_id, c)] for c in pressed]] = True
         snap = Snapshot(counts, halting, gaps, passed, self._zone_ok, self._loop_ok, calls)
-        driver = self.driver
         active = driver.free & (driver.stage >= 0)  # (N,)
         choice, walk = decide_free(
             layout, self.state, snap, driver.stage, driver.started, active, t, self.settings.free

@@ -450,6 +450,27 @@ def _observe_discharge(
     state.passed[rows, cur[rows]] += np.where(measured, passed[loops].sum(axis=2), 0.0)
 
 
+def needed_rows(layout: Layout, stage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which detectors' per-step values the decisions can use, given the stage each
+    signal shows (N,) (-1: intergreen): ``(zones whose standing vehicles count (R1,),
+    loops whose gaps count (R2,))``: the zones and gap-out loops of the greens showing,
+    and the zones of lanes whose discharge is learned. Vehicles on every zone always
+    count (pressure)."""
+    rows = np.flatnonzero(stage >= 0)  # (A,)
+    zones = layout.stage_zones[rows, stage[rows]].ravel()
+    learned = layout.lane_zone[layout.yields.any(axis=1)]  # (K,)
+    zones = np.unique(np.concatenate([zones, learned]))
+    loops = np.unique(layout.stage_loops[rows, stage[rows]].ravel())
+    return zones[zones < len(layout.zone_ids)], loops[loops < len(layout.loop_ids)]
+
+
+def watched_loops(layout: Layout) -> np.ndarray:
+    """Stop-line loops whose passages the discharge of yielding lanes is learned from
+    (R,): the same at every step."""
+    loops = layout.lane_loops[layout.yields.any(axis=1)].ravel()
+    return np.unique(loops[loops < len(layout.loop_ids)])
+
+
 def decide_max_pressure(
     layout: Layout, counts: np.ndarray, stage: np.ndarray, elapsed: np.ndarray, holds: np.ndarray
 ) -> np.ndarray:

@@ -74,6 +74,8 @@ class DetectorReader:
                 conn.lanearea.subscribe(det, zone_vars)
         self._counted: np.ndarray | None = None
         """Vehicles each stop-line loop had counted in its current period, last step (M,)."""
+        self._ids: dict[int, np.ndarray] = {}
+        """Detector ids as object arrays, to index by rows (by the id of the caller's tuple)."""
 
     def queue_counts(self, zone_ids: Sequence[str]) -> np.ndarray:
         """Vehicles now on each queue zone (Z,), in the order of ``zone_ids`` (needs
@@ -86,23 +88,31 @@ class DetectorReader:
         return np.fromiter((res[d][number] for d in zone_ids), float, len(zone_ids))
 
     def read_arrays(
-        self, zone_ids: Sequence[str], loop_ids: Sequence[str]
+        self,
+        zone_ids: Sequence[str],
+        loop_ids: Sequence[str],
+        halting_rows: np.ndarray | None = None,
+        gap_rows: np.ndarray | None = None,
+        passed_rows: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Every per-step value in the order of ``zone_ids`` (Z,) and ``loop_ids`` (M,):
         ``(counts (Z,), halting (Z,), gaps (M,), passed (M,))`` (needs ``gaps``).
 
-        Passages come from the count of each loop's current period, which restarts with
-        every period. A vehicle counts when it reaches the loop (SUMO's interval count
-        takes it when it leaves), so the totals differ at most by a vehicle standing on
-        the loop.
+        ``*_rows`` (index arrays; None: all) say which zones' standing vehicles, which
+        loops' gaps and which loops' passages the caller will use this step; the others
+        may be left 0 (in process they are not read). ``passed_rows`` must be the same at
+        every step: passages come from the count of each loop's current period, which
+        restarts with every period. A vehicle counts when it reaches the loop (SUMO's
+        interval count takes it when it leaves), so the totals differ at most by a
+        vehicle standing on the loop.
         """
         nz, nm = len(zone_ids), len(loop_ids)
         e1, e2 = self.conn.inductionloop, self.conn.lanearea
         if self.in_process:
             counts = np.fromiter(map(e2.getLastStepVehicleNumber, zone_ids), float, nz)
-            halting = np.fromiter(map(e2.getLastStepHaltingNumber, zone_ids), float, nz)
-            gaps = np.fromiter(map(e1.getTimeSinceDetection, loop_ids), float, nm)
-            now = np.fromiter(map(e1.getIntervalVehicleNumber, loop_ids), float, nm)
+            halting = self._some(e2.getLastStepHaltingNumber, zone_ids, halting_rows)
+            gaps = self._some(e1.getTimeSinceDetection, loop_ids, gap_rows)
+            now = self._some(e1.getIntervalVehicleNumber, loop_ids, passed_rows)
         else:
             number, standing = tc.LAST_STEP_VEHICLE_NUMBER, tc.LAST_STEP_VEHICLE_HALTING_NUMBER
             gap, counted = tc.LAST_STEP_TIME_SINCE_DETECTION, tc.VAR_INTERVAL_NUMBER
@@ -116,6 +126,17 @@ class DetectorReader:
         passed = np.where(now >= last, now - last, now)  # the period restarted: all new
         self._counted = now
         return counts, halting, gaps, passed
+
+    def _some(self, get, ids: Sequence[str], rows: np.ndarray | None) -> np.ndarray:
+        """``get`` of the detectors ``ids[rows]`` (all for None), 0 for the others."""
+        if rows is None:
+            return np.fromiter(map(get, ids), float, len(ids))
+        arr = self._ids.get(id(ids))  # the caller's id tuples live as long as the run
+        if arr is None or len(arr) != len(ids):
+            arr = self._ids[id(ids)] = np.asarray(ids, dtype=object)
+        out = np.zeros(len(ids))
+        out[rows] = np.fromiter(map(get, arr[rows]), float, len(rows))
+        return out
 
     def last_interval(self) -> dict[str, Reading]:
         """Every detector's last completed interval, by detector id (needs ``intervals``)."""
