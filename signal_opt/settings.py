@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     target_degree_of_saturation: float | None = Field(default=0.85, gt=0, le=1.5)
     """Cycle policy: the shortest cycle keeping every lane group at or below this degree of
     saturation (``none``: the cycle of least predicted delay)."""
+    plan_resolution_s: float = Field(default=1.0, ge=0.1, le=5.0)
+    """Plans are stored and served on this grid (s): greens, offsets and so cycles in whole
+    seconds by default; 0.1 for controllers that take tenths."""
     max_link_time_s: float = Field(default=60.0, ge=0)
     """Signals further apart than this (s of travel at 90 % of the limit) are not
     coordinated; 0 turns coordination off."""

@@ -9,6 +9,7 @@ it gets a safe fallback plan and the error is stored with it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -24,6 +25,7 @@ from signal_opt.service.audit import entry
 from signal_opt.service.control import Control
 from signal_opt.service.demand import Estimate, estimate_from_storage
 from signal_opt.service.errors import Conflict, InvalidInput, NotFound
+from signal_opt.service.field_units import to_field_units
 from signal_opt.service.networks import LoadedNetwork, NetworkCatalog, links_among
 from signal_opt.service.optimizer import (
     Optimized,
@@ -266,7 +268,13 @@ class RetimingService:
                 except Exception as exc:
                     result.append(f"optimization failed: {type(exc).__name__}: {exc}")
         self.metrics.optimization_duration.labels(net.name).observe(time.perf_counter() - t0)
-        return result
+        step = self.settings.plan_resolution_s
+        return [
+            dataclasses.replace(r, plan=to_field_units(x, r.plan, step, c))
+            if isinstance(r, Optimized) and r.error is None
+            else r
+            for x, r, c in zip(xs, result, current, strict=True)
+        ]
 
     def retime(
         self,
@@ -471,6 +479,7 @@ class RetimingService:
         x = self.intersection(network, intersection_id)
         past = self.plan_version(network, intersection_id, version)
         plan = Plan(x.id, past.cycle, past.greens, past.offset, "rollback")
+        plan = to_field_units(x, plan, self.settings.plan_resolution_s)
         try:
             check_plan(x, plan)
         except PlanError as exc:

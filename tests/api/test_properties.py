@@ -4,7 +4,8 @@ client sends, the answer is a clear 4xx or plans that keep every rule.
 Rules checked on every returned plan: ``check_plan`` (minimum greens with pedestrian
 time, intergreens kept, cycle = greens + intergreens within bounds, offset in [0, cycle)),
 and the change limits against the plan that was current before (unless the core says it
-had to relax them); a fallback is the plan that was current. The default run tries
+had to relax them), greens and offsets in whole seconds; a fallback is the plan that was
+current. The default run tries
 ~200 cases per property; ``-m slow`` tries 10,000.
 """
 
@@ -70,6 +71,8 @@ def _check_answer(
         else:
             assert p["source"] == "optimized" and p["error"] is None
             assert change_limit_error(plan, current, service.core, p["flags"]) is None
+            # field units: whole seconds (the default plan_resolution_s)
+            assert all(g == int(g) for g in plan.greens) and plan.offset == int(plan.offset), (plan, p["flags"])
 
 
 def _post(client: TestClient, url: str, h: dict[str, str], body: Any) -> Any:

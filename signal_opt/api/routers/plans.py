@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import csv
+import io
+import json
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
@@ -16,6 +19,7 @@ from signal_opt.api.schemas import (
     RollbackRequest,
     error_responses,
 )
+from signal_opt.service.field_units import SHEET_COLUMNS, timing_sheet
 
 router = APIRouter(
     prefix=f"{API_PREFIX}/networks/{{network}}",
@@ -60,6 +64,46 @@ def export_plans(
         xml,
         media_type="application/xml",
         headers={"Content-Disposition": f'attachment; filename="{network}.plans.add.xml"'},
+    )
+
+
+@router.get(
+    "/plans/timing-sheet",
+    summary="Current plans as a controller-neutral timing sheet (CSV or JSON)",
+    description="One row per stage: " + ", ".join(f"`{c}`" for c in SHEET_COLUMNS) + ". "
+    "Times in seconds on the service's grid (`plan_resolution_s`); `max_green_s` is the "
+    "longest green the stage can take in the cycle with every other stage at its minimum; "
+    "`green_start_s` is when its green starts, counted like the offset.",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            },
+            "description": "The timing sheet",
+        }
+    },
+)
+def timing_sheet_export(
+    network: str,
+    service: ServiceDep,
+    _: Viewer,
+    format: Annotated[Literal["csv", "json"], Query()] = "csv",
+    intersection: Annotated[list[str] | None, Query()] = None,
+) -> Response:
+    net = service.network(network)
+    rows = timing_sheet(network, net.by_id, service.current_plans(network, intersection))
+    if format == "json":
+        return Response(json.dumps(rows), media_type="application/json")
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=SHEET_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return Response(
+        out.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{network}.timing-sheet.csv"'},
     )
 
 
