@@ -457,11 +457,12 @@ def needed_rows(layout: Layout, stage: np.ndarray) -> tuple[np.ndarray, np.ndarr
     and the zones of lanes whose discharge is learned. Vehicles on every zone always
     count (pressure)."""
     rows = np.flatnonzero(stage >= 0)  # (A,)
-    zones = layout.stage_zones[rows, stage[rows]].ravel()
-    learned = layout.lane_zone[layout.yields.any(axis=1)]  # (K,)
-    zones = np.unique(np.concatenate([zones, learned]))
-    loops = np.unique(layout.stage_loops[rows, stage[rows]].ravel())
-    return zones[zones < len(layout.zone_ids)], loops[loops < len(layout.loop_ids)]
+    zones = np.zeros(len(layout.zone_ids) + 1, bool)  # (Z + 1,) the last slot is padding
+    zones[layout.stage_zones[rows, stage[rows]]] = True
+    zones[layout.lane_zone[layout.yields.any(axis=1)]] = True
+    loops = np.zeros(len(layout.loop_ids) + 1, bool)  # (M + 1,)
+    loops[layout.stage_loops[rows, stage[rows]]] = True
+    return np.flatnonzero(zones[:-1]), np.flatnonzero(loops[:-1])
 
 
 def watched_loops(layout: Layout) -> np.ndarray:

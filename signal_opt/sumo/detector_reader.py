@@ -81,7 +81,7 @@ class DetectorReader:
         """Vehicles now on each queue zone (Z,), in the order of ``zone_ids`` (needs
         ``per_step``)."""
         if self.in_process:
-            get = self.conn.lanearea.getLastStepVehicleNumber
+            get = self._getter("lanearea", "getLastStepVehicleNumber")
             return np.fromiter(map(get, zone_ids), float, len(zone_ids))
         res = self.conn.lanearea.getAllSubscriptionResults()
         number = tc.LAST_STEP_VEHICLE_NUMBER
@@ -109,10 +109,17 @@ class DetectorReader:
         nz, nm = len(zone_ids), len(loop_ids)
         e1, e2 = self.conn.inductionloop, self.conn.lanearea
         if self.in_process:
-            counts = np.fromiter(map(e2.getLastStepVehicleNumber, zone_ids), float, nz)
-            halting = self._some(e2.getLastStepHaltingNumber, zone_ids, halting_rows)
-            gaps = self._some(e1.getTimeSinceDetection, loop_ids, gap_rows)
-            now = self._some(e1.getIntervalVehicleNumber, loop_ids, passed_rows)
+            get = self._getter
+            counts = np.fromiter(
+                map(get("lanearea", "getLastStepVehicleNumber"), zone_ids), float, nz
+            )
+            halting = self._some(
+                get("lanearea", "getLastStepHaltingNumber"), zone_ids, halting_rows
+            )
+            gaps = self._some(get("inductionloop", "getTimeSinceDetection"), loop_ids, gap_rows)
+            now = self._some(
+                get("inductionloop", "getIntervalVehicleNumber"), loop_ids, passed_rows
+            )
         else:
             number, standing = tc.LAST_STEP_VEHICLE_NUMBER, tc.LAST_STEP_VEHICLE_HALTING_NUMBER
             gap, counted = tc.LAST_STEP_TIME_SINCE_DETECTION, tc.VAR_INTERVAL_NUMBER
@@ -126,6 +133,12 @@ class DetectorReader:
         passed = np.where(now >= last, now - last, now)  # the period restarted: all new
         self._counted = now
         return counts, halting, gaps, passed
+
+    def _getter(self, domain: str, name: str):
+        """libsumo's compiled getter ``domain.name`` itself (its Python wrapper only
+        forwards the call, at a third of the cost of reading a detector), or the wrapper."""
+        raw = getattr(getattr(self.conn, "_libsumo", None), f"{domain}_{name}", None)
+        return raw or getattr(getattr(self.conn, domain), name)
 
     def _some(self, get, ids: Sequence[str], rows: np.ndarray | None) -> np.ndarray:
         """``get`` of the detectors ``ids[rows]`` (all for None), 0 for the others."""
