@@ -83,8 +83,17 @@ class Metrics:
         )
         self.readings = Counter(
             "signal_opt_detector_readings_total",
-            "Detector readings received, by result (stored, or duplicate of a stored one).",
+            "Detector readings received, by result (stored, duplicate of a stored one, or "
+            "replaced: a correction).",
             ["network", "result"],
+            registry=r,
+        )
+        self.readings_rejected = Counter(
+            "signal_opt_detector_readings_rejected_total",
+            "Detector readings refused at the door, by reason (unknown_detector, future, "
+            "too_old, count_implausible, speed_implausible, jam_implausible, overlap, "
+            "inconsistent, conflict, batch_too_large, invalid_<field>).",
+            ["network", "reason"],
             registry=r,
         )
         self.detector_faults = Counter(

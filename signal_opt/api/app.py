@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 import math
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -176,9 +177,28 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def _count_rejected_readings(request: Request, exc: RequestValidationError) -> None:
+    """Readings refused by the schema (NaN, negative, occupancy over 100...) are rejected
+    readings too: counted by field (``invalid_count``...)."""
+    route = getattr(request.scope.get("route"), "path", "")
+    if route != f"{API_PREFIX}/networks/{{network}}/readings":
+        return
+    network = request.path_params.get("network", "")
+    if network not in {n.name for n in request.app.state.service.networks()}:
+        return  # bounded labels: only registered networks
+    rows: dict[tuple[Any, ...], str] = {}
+    for e in exc.errors():
+        loc = tuple(e.get("loc", ()))
+        if len(loc) >= 4 and loc[:2] == ("body", "readings"):
+            rows.setdefault(loc[:3], f"invalid_{loc[3]}")
+    for reason, n in Counter(rows.values()).items():
+        request.app.state.metrics.readings_rejected.labels(network, reason).inc(n)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        _count_rejected_readings(request, exc)
         return JSONResponse(
             {"detail": _json_safe(jsonable_encoder(exc.errors()))},
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -186,10 +206,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(InvalidInput)
     async def invalid(_: Request, exc: InvalidInput) -> JSONResponse:
-        return JSONResponse(
-            {"detail": _detail(exc.loc, exc.message, "value_error")},
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
+        detail = _detail(exc.loc, exc.message, "value_error")
+        for loc, message in exc.more:
+            detail += _detail(loc, message, "value_error")
+        return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from signal_opt.model import Intersection
 from signal_opt.service import LoadedNetwork, RetimingOutcome
@@ -37,6 +37,20 @@ class ReadingIn(_In):
         default=None, description="Queue length at the end of the interval, m (queue detectors)."
     )
 
+    @field_validator("count", "occupancy", "speed", "jam_length", "interval_s", mode="before")
+    @classmethod
+    def _a_number(cls, v: Any) -> Any:
+        if isinstance(v, (bool, str)):
+            raise ValueError("must be a JSON number")
+        return v
+
+    @field_validator("interval_start", mode="before")
+    @classmethod
+    def _a_timestamp(cls, v: Any) -> Any:
+        if not isinstance(v, str | datetime):
+            raise ValueError("must be an ISO 8601 date-time string, e.g. 2025-05-01T08:00:00Z")
+        return v
+
     def to_record(self) -> ReadingRecord:
         start = self.interval_start
         if start.tzinfo is None:
@@ -56,10 +70,17 @@ class ReadingBatchIn(_In):
     readings: list[ReadingIn] = Field(min_length=1)
 
 
+class ReadingReplaceIn(ReadingBatchIn):
+    reason: Annotated[
+        str, Field(min_length=1, max_length=1000, description="Why: kept in the audit log.")
+    ]
+
+
 class IngestPublic(BaseModel):
     received: int
     stored: int
     duplicates: int = Field(description="Readings already stored (same detector and interval).")
+    replaced: int = Field(default=0, description="Stored readings corrected (PUT only).")
 
 
 # -- retiming ----------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = ["Conflict", "InvalidInput", "NotFound", "ServiceError"]
 
 
@@ -15,7 +17,19 @@ class ServiceError(Exception):
 
 
 class InvalidInput(ServiceError):
-    """422: the request names something that does not exist or holds a bad value."""
+    """422: the request names something that does not exist or holds a bad value.
+
+    ``more`` lists further problems of the same request (a batch with several bad rows):
+    ``(loc, message)`` each; the API answers all of them."""
+
+    def __init__(
+        self,
+        message: str,
+        loc: tuple[str | int, ...] = (),
+        more: Sequence[tuple[tuple[str | int, ...], str]] | None = None,
+    ) -> None:
+        super().__init__(message, loc)
+        self.more = list(more or [])
 
 
 class NotFound(ServiceError):

@@ -14,7 +14,7 @@ import logging
 import math
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +34,7 @@ from signal_opt.service.optimizer import (
     core_settings,
     optimize_with_core,
 )
+from signal_opt.service.readings import check_batch, detector_flows
 from signal_opt.settings import Settings
 from signal_opt.storage import (
     ApiKey,
@@ -50,6 +51,10 @@ __all__ = ["IngestResult", "RetimingOutcome", "RetimingService"]
 
 log = logging.getLogger(__name__)
 
+MAX_INTERVAL_S = 3600.0
+"""Longest reading interval accepted (``ReadingIn.interval_s``): how far back a stored
+reading may start and still overlap a new one."""
+
 KEY_CACHE_S = 5.0
 """How long an authenticated key is trusted without asking storage again."""
 
@@ -59,6 +64,7 @@ class IngestResult:
     received: int
     stored: int
     duplicates: int
+    replaced: int = 0
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,7 @@ class RetimingService:
         self._data_version: dict[str, int] = defaultdict(int)
         self._estimates: dict[tuple[object, ...], Estimate] = {}
         self._keys: dict[str, tuple[ApiKey, float]] = {}
+        self._flows: dict[str, dict[str, float]] = {}
 
     # -- API keys (a short cache: a revocation elsewhere takes effect within KEY_CACHE_S) --
     def authenticate(self, token: str) -> ApiKey | None:
@@ -147,40 +154,66 @@ class RetimingService:
         return self.catalog.register(name, data, actor)
 
     # -- detector data ----------------------------------------------------------------------
-    def ingest(
-        self, network: str, readings: Sequence[ReadingRecord], actor: str = "api"
-    ) -> IngestResult:
-        """Store a batch of readings, all or nothing; re-sent readings are not stored twice."""
-        net = self.network(network)
+    def _checked(
+        self, net: LoadedNetwork, readings: Sequence[ReadingRecord]
+    ) -> tuple[list[ReadingRecord], list[tuple[int, ReadingRecord]]]:
+        """The batch without repeats, and the rows that differ from a stored reading;
+        :class:`InvalidInput` naming every bad row (each counted by reason)."""
         if len(readings) > self.settings.max_batch_readings:
+            self.metrics.readings_rejected.labels(net.name, "batch_too_large").inc(len(readings))
             raise InvalidInput(
                 f"at most {self.settings.max_batch_readings} readings per batch, "
                 f"got {len(readings)}",
                 ("body", "readings"),
             )
-        limit_ms = (self.clock() + self.settings.future_tolerance_s) * 1000.0
-        seen: dict[tuple[str, int], int] = {}
-        unique: list[ReadingRecord] = []
-        for i, r in enumerate(readings):
-            loc: tuple[str | int, ...] = ("body", "readings", i)
-            if r.detector_id not in net.detector_tls:
-                raise InvalidInput(
-                    f"unknown detector {r.detector_id!r} in network {network!r}",
-                    (*loc, "detector_id"),
-                )
-            if r.start_ms + r.interval_s * 1000.0 > limit_ms:
-                raise InvalidInput("the interval ends in the future", (*loc, "interval_start"))
-            key = (r.detector_id, r.start_ms)
-            if key in seen:
-                if readings[seen[key]] != r:
-                    raise InvalidInput(
-                        f"readings[{seen[key]}] has the same detector and interval_start "
-                        "with other values",
-                        (*loc, "interval_start"),
-                    )
-                continue
-            seen[key] = i
-            unique.append(r)
+        stored: list[ReadingRecord] = []
+        known = [r for r in readings if r.detector_id in net.detector_tls]
+        if known:
+            first = min(r.start_ms for r in known)
+            lo = first - int(MAX_INTERVAL_S * 1000)
+            hi = max(r.start_ms + round(r.interval_s * 1000) for r in known)
+            ids = {r.detector_id for r in known}
+            stored = self.repo.readings_between(net.name, lo, hi, ids, reaching_ms=first)
+        flows = self._flows.get(net.name)
+        if flows is None:
+            flows = self._flows[net.name] = detector_flows(net)
+        problems, changed = check_batch(
+            net,
+            flows,
+            readings,
+            stored,
+            self.clock(),
+            self.settings.future_tolerance_s,
+            self.settings.readings_retention_days * 86400.0,
+        )
+        if problems:
+            for reason, n in Counter(p.reason for p in problems).items():
+                self.metrics.readings_rejected.labels(net.name, reason).inc(n)
+            locs = [(("body", "readings", p.index, p.field), p.message) for p in problems[:100]]
+            (loc, message), *more = locs
+            raise InvalidInput(message, loc, more)
+        unique: dict[tuple[str, int], ReadingRecord] = {}
+        for r in readings:
+            unique.setdefault((r.detector_id, r.start_ms), r)
+        return list(unique.values()), changed
+
+    def ingest(
+        self, network: str, readings: Sequence[ReadingRecord], actor: str = "api"
+    ) -> IngestResult:
+        """Store a batch of readings, all or nothing; re-sent readings are not stored twice,
+        a reading that differs from the stored one is a :class:`Conflict` (use
+        :meth:`replace_readings`)."""
+        net = self.network(network)
+        unique, changed = self._checked(net, readings)
+        if changed:
+            i, old = changed[0]
+            self.metrics.readings_rejected.labels(network, "conflict").inc(len(changed))
+            raise Conflict(
+                f"readings[{i}] differs from the stored reading of {old.detector_id} starting "
+                f"at that interval_start ({len(changed)} such readings in the batch): send "
+                "corrections with PUT, which replaces them and records it in the audit log",
+                ("body", "readings", i),
+            )
         audit = entry("readings.ingest", actor, network, target=network)
         stored = self.repo.ingest(network, unique, audit)
         if stored:
@@ -189,6 +222,32 @@ class RetimingService:
         self.metrics.readings.labels(network, "stored").inc(result.stored)
         self.metrics.readings.labels(network, "duplicate").inc(result.duplicates)
         return result
+
+    def replace_readings(
+        self, network: str, readings: Sequence[ReadingRecord], reason: str, actor: str
+    ) -> IngestResult:
+        """Correct stored readings: each reading replaces the stored one of the same
+        detector and start (or is stored as new); the values before and after are in the
+        audit log (the first 100)."""
+        net = self.network(network)
+        unique, changed = self._checked(net, readings)
+        rows = dict(changed)
+        before = [{**rows[i].__dict__} for i in sorted(rows)[:100]]
+        after = [{**readings[i].__dict__} for i in sorted(rows)[:100]]
+        audit = entry(
+            "readings.replace",
+            actor,
+            network,
+            target=network,
+            before={"replaced": len(changed), "readings": before},
+            after={"received": len(readings), "readings": after},
+            reason=reason,
+        )
+        n = self.repo.replace_readings(network, unique, audit)
+        self._data_version[network] += 1
+        self.metrics.readings.labels(network, "replaced").inc(len(changed))
+        self.metrics.readings.labels(network, "stored").inc(n - len(changed))
+        return IngestResult(len(readings), n - len(changed), len(readings) - n, len(changed))
 
     def _estimate(self, net: LoadedNetwork, xs: list[Intersection]) -> Estimate:
         """Demand per intersection from the stored readings of the last demand window.

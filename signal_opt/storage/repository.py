@@ -320,6 +320,46 @@ class Repository(Control, AuditLog):
         with self._sessions() as s:
             return [ReadingRecord(*row) for row in s.execute(q.order_by(ReadingRow.start_ms))]
 
+    def readings_between(
+        self,
+        network: str,
+        start_ms: int,
+        end_ms: int,
+        detector_ids: Collection[str],
+        reaching_ms: int | None = None,
+    ) -> list[ReadingRecord]:
+        """Stored readings of ``detector_ids`` starting in ``[start_ms, end_ms)`` (and, if
+        given, ending after ``reaching_ms``)."""
+        c = ReadingRow
+        q = select(
+            c.detector_id, c.start_ms, c.interval_s, c.count, c.occupancy, c.speed, c.jam_length
+        ).where(c.network == network, c.start_ms >= start_ms, c.start_ms < end_ms)
+        if reaching_ms is not None:
+            q = q.where(c.start_ms + c.interval_s * 1000 > reaching_ms)
+        wanted = set(detector_ids)
+        if len(wanted) <= 500:
+            q = q.where(c.detector_id.in_(sorted(wanted)))
+        with self._sessions() as s:
+            return [ReadingRecord(*row) for row in s.execute(q) if row[0] in wanted]
+
+    def replace_readings(
+        self, network: str, readings: Sequence[ReadingRecord], audit: AuditEntry
+    ) -> int:
+        """Store ``readings`` over the stored ones of the same detector and start (and new
+        ones as they are); one transaction with ``audit``. Returns how many were stored."""
+        rows = [{"network": network, **r.__dict__} for r in readings]
+        if not rows:
+            return 0
+        t = _READINGS
+        keys = [(r.detector_id, r.start_ms) for r in readings]
+        with self.engine.begin() as conn:
+            for k in range(0, len(keys), 1000):  # bound the statement's parameters
+                key = tuple_(t.c.detector_id, t.c.start_ms)
+                conn.execute(delete(t).where(t.c.network == network, key.in_(keys[k : k + 1000])))
+            conn.execute(insert(t), rows)
+            write_audit(conn, audit)
+        return len(rows)
+
     def prune_readings(self, before_ms: int) -> int:
         with self._sessions.begin() as s:
             result = s.execute(delete(ReadingRow).where(ReadingRow.start_ms < before_ms))
