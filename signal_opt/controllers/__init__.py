@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from signal_opt.controllers.base import Controller
+if TYPE_CHECKING:
+    from signal_opt.controllers.base import Controller
 
 STRATEGIES = (
     "fixed",
@@ -59,4 +60,4 @@ def make_controller(name: str, **options: Any) -> Controller:
     raise UnknownStrategyError(f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}")
 
 
-__all__ = ["STRATEGIES", "Controller", "UnknownStrategyError", "make_controller"]
+__all__ = ["STRATEGIES", "UnknownStrategyError", "make_controller"]

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -47,11 +47,9 @@ from signal_opt.core import CoreSettings
 from signal_opt.detectors import FAULT_KINDS, DemandEstimator, Minute
 from signal_opt.model import Intersection, Plan, check_plan
 from signal_opt.retiming import retime_network
-from signal_opt.sumo.coordination import platoon_links
-from signal_opt.sumo.detector_reader import served_lane
-from signal_opt.sumo.detectors import detector_infos
-from signal_opt.sumo.pushbuttons import PushButtons
-from signal_opt.sumo.simulation import RunContext, Simulation
+
+if TYPE_CHECKING:
+    from signal_opt.sumo.simulation import RunContext, Simulation
 
 
 @dataclass(frozen=True)
@@ -104,20 +102,19 @@ class AdaptiveController(Controller):
 
     def prepare(self, ctx: RunContext) -> list:
         self.ctx = ctx
-        self.estimator = DemandEstimator(ctx.intersections, detector_infos(ctx.detectors))
+        self.estimator = DemandEstimator(ctx.intersections, ctx.detector_infos())
         self.det_tls = {s.id: getattr(s, "tls", None) for s in ctx.detectors}
         coordinating = self.settings.coordinate_above is not None
-        links = platoon_links(ctx.net, ctx.intersections) if coordinating else []
+        links = ctx.platoon_links() if coordinating else []
         # Platoons disperse on long links: coordinate only signals close enough to gain.
         self.links = [lk for lk in links if lk.travel_time <= self.settings.max_link_time]
         self.period = min((float(getattr(s, "period", 60.0)) for s in ctx.detectors), default=60.0)
-        by_kind: dict[str, dict[str, list[str]]] = {"stopline": {}, "queue": {}}
-        for spec in ctx.detectors:
-            if spec.kind in by_kind:
-                by_kind[spec.kind].setdefault(served_lane(spec), []).append(spec.id)
         # Which detectors serve which stage and lane, worked out once for the kernel.
         self.layout = build_layout(
-            ctx.intersections, by_kind["queue"], by_kind["stopline"], self.settings.free
+            ctx.intersections,
+            ctx.lane_detectors("queue"),
+            ctx.lane_detectors("stopline"),
+            self.settings.free,
         )
         self._zone_index = {d: i for i, d in enumerate(self.layout.zone_ids)}
         self._loop_index = {d: i for i, d in enumerate(self.layout.loop_ids)}
@@ -138,9 +135,8 @@ class AdaptiveController(Controller):
     def start(self, sim: Simulation) -> None:
         self.sim = sim
         self.reader = sim.read_detectors(per_step=True, intervals=True, gaps=True)
-        on_call = any(x.crossings for x in sim.intersections)
-        on_call = on_call and not self.settings.free.pedestrian_recall
-        self.buttons = PushButtons(sim.conn, self.ctx.net, sim.intersections) if on_call else None
+        recall = self.settings.free.pedestrian_recall
+        self.buttons = None if recall else sim.push_buttons()
         gap_out = self.settings.gap_out
         self.driver = sim.drive(
             early_end=self._early_end if gap_out else None,

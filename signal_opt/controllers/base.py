@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from signal_opt.sumo.simulation import RunContext, Simulation
+if TYPE_CHECKING:  # the harness hands these in; decision code never imports SUMO
+    from signal_opt.sumo.simulation import RunContext, Simulation
 
 
 class Controller:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,8 +31,9 @@ from signal_opt.controllers.kernel import (
     incoming_lanes,
 )
 from signal_opt.model import Intersection
-from signal_opt.sumo.detector_reader import served_lane
-from signal_opt.sumo.simulation import RunContext, Simulation
+
+if TYPE_CHECKING:
+    from signal_opt.sumo.simulation import RunContext, Simulation
 
 MIN_HOLD = 5.0
 """Shortest hold slot (s), for stages with little or no intergreen."""
@@ -89,7 +91,7 @@ def pressure_of(x: Intersection, queue_detector: dict[str, str]) -> Pressure:
 
 def queue_detectors(ctx: RunContext) -> dict[str, str]:
     """Incoming lane -> its queue zone detector id."""
-    return {served_lane(s): s.id for s in ctx.detectors if s.kind == "queue"}
+    return {lane: ids[-1] for lane, ids in ctx.lane_detectors("queue").items()}
 
 
 def hold_slots(x: Intersection, hold: float | None, hold_intergreens: float) -> list[float]:
@@ -116,11 +118,9 @@ class MaxPressureController(Controller):
         self.hold_intergreens = hold_intergreens
 
     def prepare(self, ctx: RunContext) -> list:
-        zones: dict[str, list[str]] = {}
-        for spec in ctx.detectors:
-            if spec.kind == "queue":
-                zones.setdefault(served_lane(spec), []).append(spec.id)
-        self.layout = build_layout(ctx.intersections, zones, {}, FreeSettings())
+        self.layout = build_layout(
+            ctx.intersections, ctx.lane_detectors("queue"), {}, FreeSettings()
+        )
         n, p, _ = self.layout.shape
         self.holds = np.full((n, p), np.inf)  # (N, P) hold slot of each stage, s
         for i, x in enumerate(ctx.intersections):

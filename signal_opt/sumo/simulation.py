@@ -25,12 +25,15 @@ from typing import IO, TYPE_CHECKING, Any
 
 import sumolib
 
+from signal_opt.detectors import DetectorInfo
 from signal_opt.model import Intersection, Plan
 from signal_opt.sumo import detectors as det
-from signal_opt.sumo.detector_reader import DetectorReader
+from signal_opt.sumo.coordination import PlatoonLink, platoon_links
+from signal_opt.sumo.detector_reader import DetectorReader, served_lane
 from signal_opt.sumo.driver import SignalDriver
 from signal_opt.sumo.network import SignalModels, load_signals, read_net
 from signal_opt.sumo.outputs import RunMetrics, read_metrics, time_series
+from signal_opt.sumo.pushbuttons import PushButtons
 from signal_opt.sumo.running import check_running, running_programs
 from signal_opt.sumo.scenario import Scenario
 
@@ -58,6 +61,23 @@ class RunContext:
     seed: int
     signals: SignalModels | None = None
     """Every light's running program, and the lights left running it (not modelled)."""
+
+    def lane_detectors(self, kind: str) -> dict[str, list[str]]:
+        """Incoming lane -> the ids of its detectors of ``kind`` (``queue``, ``stopline``,
+        ``advance``), in the order the scenario lists them."""
+        out: dict[str, list[str]] = {}
+        for spec in self.detectors:
+            if spec.kind == kind:
+                out.setdefault(served_lane(spec), []).append(spec.id)
+        return out
+
+    def detector_infos(self) -> list[DetectorInfo]:
+        """What the demand estimator needs to know of each detector."""
+        return det.detector_infos(self.detectors)
+
+    def platoon_links(self) -> list[PlatoonLink]:
+        """Links between neighbouring signals, with their travel times (coordination)."""
+        return platoon_links(self.net, self.intersections)
 
 
 class PlanLog:
@@ -119,6 +139,12 @@ class Simulation:
         )
         self.driver.take_over(self.conn.simulation.getTime(), plans)
         return self.driver
+
+    def push_buttons(self) -> PushButtons | None:
+        """The pedestrian push buttons of every signalized crossing (None: there are none)."""
+        if not any(x.crossings for x in self.intersections):
+            return None
+        return PushButtons(self.conn, self.ctx.net, self.intersections)
 
     def read_detectors(
         self, per_step: bool = False, intervals: bool = False, gaps: bool = False
@@ -259,9 +285,7 @@ def run(
     return metrics
 
 
-def _check_programs(
-    conn, net: sumolib.net.Net, scenario: Scenario, extra: Sequence[Path]
-) -> None:
+def _check_programs(conn, net: sumolib.net.Net, scenario: Scenario, extra: Sequence[Path]) -> None:
     """Stop before the first step if SUMO runs another program than the one read from the
     files it loaded (a model of the wrong program could time greens the junction lacks)."""
     files = [*scenario.additional_files, *extra]
