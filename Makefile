@@ -28,7 +28,7 @@ bench: $(STAMP)
 	$(BIN)/signal-opt bench
 
 lint: $(STAMP)
-	$(BIN)/ruff check signal_opt tests
+	$(BIN)/ruff check signal_opt tests benchmarks networks
 	$(BIN)/mypy signal_opt
 
 networks: $(STAMP)
