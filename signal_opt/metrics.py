@@ -1,14 +1,18 @@
 """Prometheus metrics of the service, on a registry each app owns (tests read exact values).
 
+Counters and histograms here count what this replica did. What is *state* (the plans in
+force, holds, the schedule, how fresh the data is) is read from the database at scrape
+time by :class:`signal_opt.service.monitoring.StorageCollector`, so every replica reports
+the same, true values.
+
 Names follow ``signal_opt_<subsystem>_<name>_<unit>``. Labels are bounded: HTTP routes are
 the route templates (never raw paths), intersection labels stop at
-``Settings.metrics_max_intersections`` distinct ids, detector ids are never labels.
+``Settings.metrics_max_intersections`` intersections, detector ids are never labels.
 """
 
 from __future__ import annotations
 
 import platform
-import threading
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -26,8 +30,6 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
         self.max_intersections = max_intersections
-        self._labelled: set[tuple[str, str]] = set()
-        self._lock = threading.Lock()
 
         self.build_info = Gauge(
             "signal_opt_build_info",
@@ -63,18 +65,6 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        self.fallback_intersections = Gauge(
-            "signal_opt_retiming_fallback_intersections",
-            "Intersections whose latest retiming fell back to their current or base plan.",
-            ["network"],
-            registry=r,
-        )
-        self.scheduler_last_run = Gauge(
-            "signal_opt_scheduler_last_run_timestamp_seconds",
-            "Unix time of the last scheduled retiming of a network.",
-            ["network"],
-            registry=r,
-        )
         self.scheduler_errors = Counter(
             "signal_opt_scheduler_errors_total",
             "Scheduled retimings that failed as a whole (storage down...).",
@@ -108,33 +98,3 @@ class Metrics:
             ["network", "kind"],
             registry=r,
         )
-        self.cycle = Gauge(
-            "signal_opt_plan_cycle_seconds",
-            "Cycle length of the current plan.",
-            ["network", "intersection"],
-            registry=r,
-        )
-        self.degree_of_saturation = Gauge(
-            "signal_opt_plan_degree_of_saturation_ratio",
-            "Highest predicted degree of saturation (v/c) of a lane group under the current plan.",
-            ["network", "intersection"],
-            registry=r,
-        )
-
-    def may_label(self, network: str, intersection: str) -> bool:
-        """True while the per-intersection series stay within their bound."""
-        key = (network, intersection)
-        with self._lock:
-            if key in self._labelled:
-                return True
-            if len(self._labelled) >= self.max_intersections:
-                return False
-            self._labelled.add(key)
-            return True
-
-    def set_plan(self, network: str, intersection: str, cycle: float, dos: float | None) -> None:
-        if not self.may_label(network, intersection):
-            return
-        self.cycle.labels(network, intersection).set(cycle)
-        if dos is not None:
-            self.degree_of_saturation.labels(network, intersection).set(dos)

@@ -46,6 +46,7 @@ from signal_opt.service import (
     Scheduler,
     optimize_with_core,
 )
+from signal_opt.service.monitoring import StorageCollector
 from signal_opt.settings import Settings, load_settings
 from signal_opt.storage import Repository
 from signal_opt.storage.schema import head as schema_head
@@ -91,11 +92,16 @@ def create_app(
         scheduler = Scheduler(service, settings.retime_interval_s)
         if settings.scheduler_enabled:
             scheduler.start()
+        collector = StorageCollector(
+            service, lambda: scheduler.running, settings.metrics_max_intersections
+        )
+        metrics.registry.register(collector)
         app.state.service = service
         app.state.scheduler = scheduler
         try:
             yield
         finally:
+            metrics.registry.unregister(collector)
             scheduler.stop()
             repo.close()
 

@@ -36,6 +36,11 @@ def estimate_from_storage(
     subset = None if len(xs) == len(net.intersections) else [d.id for d in dets]
     rows = repo.readings_since(net.name, since_ms, subset)
     if not rows:
+        # no data at all: every detector is missing (the fault gauges say so)
+        for kind in FAULT_KINDS:
+            n = len(dets) if kind == "missing" else 0
+            metrics.faulty_detectors.labels(net.name, kind).set(n)
+        metrics.detector_faults.labels(net.name, "missing").inc(len(dets))
         return [None] * len(xs), [f"no detector data in the last {int(window_s)} s"] * len(xs)
     by_start: dict[int, dict[str, Minute | None]] = defaultdict(dict)
     seconds: dict[int, float] = {}

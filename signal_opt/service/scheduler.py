@@ -132,7 +132,6 @@ class Scheduler:
             except Exception:
                 log.exception("scheduled retiming of %s failed", net.name)
                 self.service.metrics.scheduler_errors.labels(net.name).inc()
-            self.service.metrics.scheduler_last_run.labels(net.name).set(time.time())
             done.append(net.name)
         try:
             if self._claim("prune-readings", now, PRUNE_INTERVAL_S, now):  # not audited: upkeep

@@ -90,10 +90,9 @@ class RetimingService:
         self.optimizer = optimizer
         self.clock = clock
         self.core = core_settings(settings)
-        self.catalog = NetworkCatalog(repo, settings.max_link_time_s, self._on_loaded)
+        self.catalog = NetworkCatalog(repo, settings.max_link_time_s)
         self.control = Control(settings, repo, self.catalog, clock)
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
-        self._fallback: dict[str, set[str]] = defaultdict(set)
         self._data_version: dict[str, int] = defaultdict(int)
         self._estimates: dict[tuple[object, ...], Estimate] = {}
         self._keys: dict[str, tuple[ApiKey, float]] = {}
@@ -137,9 +136,6 @@ class RetimingService:
         self.repo.ping()
 
     # -- networks ----------------------------------------------------------------------
-    def _on_loaded(self, net: LoadedNetwork) -> None:
-        for p in self.repo.current_plans(net.name).values():
-            self._observe_plan(net.name, p)
 
     def networks(self) -> list[LoadedNetwork]:
         return self.catalog.all()
@@ -404,8 +400,6 @@ class RetimingService:
         self.metrics.retimings.labels(network, trigger, outcome).inc()
         self.metrics.intersection_outcomes.labels(network, "optimized").inc(len(plans) - n_fb)
         self.metrics.intersection_outcomes.labels(network, "fallback").inc(n_fb)
-        for p in saved:
-            self._observe_plan(network, p)
         return RetimingOutcome(record, saved)
 
     def _limit_references(
@@ -482,16 +476,6 @@ class RetimingService:
         base = x.base_plan()
         return Plan(x.id, base.cycle, base.greens, base.offset, "fallback")
 
-    def _observe_plan(self, network: str, p: StoredPlan) -> None:
-        dos = p.details.get("degree_of_saturation") if p.source == "optimized" else None
-        values = [v for v in (dos or {}).values() if v is not None]
-        self.metrics.set_plan(
-            network, p.intersection_id, p.cycle, max(values) if values else math.nan
-        )
-        fallback = self._fallback[network]
-        (fallback.add if p.source == "fallback" else fallback.discard)(p.intersection_id)
-        self.metrics.fallback_intersections.labels(network).set(len(fallback))
-
     # -- plans ------------------------------------------------------------------------------
     def current_plans(self, network: str, ids: Sequence[str] | None = None) -> list[StoredPlan]:
         net = self.network(network)
@@ -564,7 +548,6 @@ class RetimingService:
                 audit,
                 then,
             )
-        self._observe_plan(network, saved)
         return saved
 
     def export(self, network: str, ids: Sequence[str] | None = None) -> str:

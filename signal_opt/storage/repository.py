@@ -360,6 +360,18 @@ class Repository(Control, AuditLog):
             write_audit(conn, audit)
         return len(rows)
 
+    def newest_reading_end_ms(self, network: str) -> int | None:
+        """End of the newest stored reading of ``network`` (epoch ms), or None."""
+        c = ReadingRow
+        with self._sessions() as s:
+            start = s.scalar(select(func.max(c.start_ms)).where(c.network == network))
+            if start is None:
+                return None
+            interval = s.scalar(
+                select(func.max(c.interval_s)).where(c.network == network, c.start_ms == start)
+            )
+            return int(start + (interval or 0.0) * 1000)
+
     def prune_readings(self, before_ms: int) -> int:
         with self._sessions.begin() as s:
             result = s.execute(delete(ReadingRow).where(ReadingRow.start_ms < before_ms))

@@ -112,15 +112,18 @@ def serve_in_thread(app: FastAPI) -> Iterator[str]:
 
 
 @contextmanager
-def prometheus_server(target: str, tmp: Path) -> Iterator[str]:
-    """Prometheus scraping ``target`` (host:port) every second; yields its base URL."""
+def prometheus_server(target: str, tmp: Path, rule_files: tuple[Path, ...] = ()) -> Iterator[str]:
+    """Prometheus scraping ``target`` (host:port) every second, evaluating ``rule_files``
+    every second; yields its base URL."""
     binary = prometheus_binary()
     assert binary is not None
     config = tmp / "prometheus.yml"
+    rules = "".join(f"  - {p}\n" for p in rule_files)
     config.write_text(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
         "scrape_configs:\n  - job_name: signal-opt\n    metrics_path: /metrics\n"
         f"    static_configs:\n      - targets: ['{target}']\n"
+        + (f"rule_files:\n{rules}" if rules else "")
     )
     port = free_port()
     proc = subprocess.Popen(

@@ -72,7 +72,10 @@ def _check_answer(
             assert p["source"] == "optimized" and p["error"] is None
             assert change_limit_error(plan, current, service.core, p["flags"]) is None
             # field units: whole seconds (the default plan_resolution_s)
-            assert all(g == int(g) for g in plan.greens) and plan.offset == int(plan.offset), (plan, p["flags"])
+            assert all(g == int(g) for g in plan.greens) and plan.offset == int(plan.offset), (
+                plan,
+                p["flags"],
+            )
 
 
 def _post(client: TestClient, url: str, h: dict[str, str], body: Any) -> Any:

@@ -87,7 +87,9 @@ def test_retime_from_given_demand(client: TestClient, operator: dict[str, str]) 
     assert r.json()["detail"][0]["loc"][:3] == ["body", "demand", y.id]
     demand[y.id] = {y.lane_groups[0].id: 200.0}  # the others count as 0
     body = client.post(f"{NET}/retime", headers=operator, json={"demand": demand}).json()
-    assert body["demand_source"] == "request" and body["outcome"] == "ok", [p["error"] for p in body["plans"]]
+    assert body["demand_source"] == "request" and body["outcome"] == "ok", [
+        p["error"] for p in body["plans"]
+    ]
     assert sorted(p["intersection_id"] for p in body["plans"]) == sorted([x.id, y.id])
     one = client.post(
         f"{NET}/intersections/{x.id}/retime",
