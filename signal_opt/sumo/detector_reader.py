@@ -58,7 +58,10 @@ class DetectorReader:
         self.e2 = [s.id for s in self.specs if s.kind == "queue"]
         self.per_step = per_step
         self.intervals = intervals
-        self.in_process = getattr(conn, "__name__", "") == "libsumo"
+        self.in_process = getattr(
+            conn, "IN_PROCESS", getattr(conn, "__name__", "") == "libsumo"
+        )
+        """Read with one getter per detector (libsumo, or a fake that says so)."""
         # Subscriptions carry only what is needed every step (SUMO builds their results
         # at each step); interval aggregates are read once per interval, in last_interval.
         if gaps and not self.in_process:

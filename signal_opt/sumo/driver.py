@@ -162,8 +162,10 @@ class SignalDriver:
         check_plan(light.intersection, plan)
         if self.free[light.index]:
             state, end, stage = light.schedule[light.position]
-            if math.isinf(end):  # a free green held open: it ends at the next step
-                light.schedule[light.position] = (state, self._now + self.step_length, stage)
+            if math.isinf(end):  # a free green held open: it ends at the next step,
+                # or once it has run its minimum (its walk's, if the walk was added late)
+                ends = max(self._now + self.step_length, float(self.min_end[light.index]))
+                light.schedule[light.position] = (state, ends, stage)
                 self._current(plan.intersection_id, light)
         self.free[light.index] = False
         light.pending = plan
@@ -314,11 +316,15 @@ class SignalDriver:
         least its pedestrian time from now."""
         _, end, stage = light.schedule[light.position]
         full = light.intersection.stages[stage]
-        light.schedule[light.position] = (full.state, end, stage)
         i = light.index
         self.walk[i] = True
         self.min_end[i] = max(self.min_end[i], t + full.min_green_for(True))
+        # the green may not end before the walk has run (should the light leave free
+        # operation for a plan meanwhile)
+        light.schedule[light.position] = (full.state, max(end, float(self.min_end[i])), stage)
         self._set(tls_id, full.state)
+        if light.schedule[light.position][1] != end:
+            self._current(tls_id, light)
 
     def _next_phase(self, tls_id: str, light: _Light, t: float) -> None:
         cur = light.schedule[light.position]

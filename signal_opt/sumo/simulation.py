@@ -257,7 +257,7 @@ def run(
         sim.time = scenario.begin
         controller.start(sim)
         hooks = [make(sim) for make in monitors]
-        _loop(sim, controller, scenario, hooks, progress)
+        run_loop(sim, controller, scenario, hooks, progress)
     except Exception as exc:
         reached = None if sim is None else sim.time
         _write_failure(out, exc, reached, scenario, plan_log.count, controller)
@@ -328,7 +328,9 @@ def _is_sumo_error(exc: Exception) -> bool:
     return isinstance(exc, ConnectionError)  # socket TraCI: SUMO's end of the socket is gone
 
 
-def _loop(sim: Simulation, controller, scenario: Scenario, hooks, progress: bool | None) -> None:
+def run_loop(sim: Simulation, controller, scenario: Scenario, hooks, progress: bool | None) -> None:
+    """Step ``sim`` to the scenario's end: the driver, the ``hooks`` and the controller
+    at the times it asks for."""
     conn = sim.conn
     t = float(conn.simulation.getTime())
     end = scenario.end
