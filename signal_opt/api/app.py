@@ -18,12 +18,14 @@ from typing import Any
 from fastapi import FastAPI, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.types import Scope
 
 import signal_opt
+from signal_opt.api.docs import install_docs
 from signal_opt.api.middleware import BodyLimitMiddleware, MetricsMiddleware, RequestIdMiddleware
 from signal_opt.api.routers import (
     API_PREFIX,
@@ -52,6 +54,9 @@ from signal_opt.storage import Repository
 from signal_opt.storage.schema import head as schema_head
 
 log = logging.getLogger(__name__)
+
+GZIP_MIN_BYTES = 1024
+"""Responses at least this large are gzip-compressed when the client accepts it."""
 
 UPLOAD_SLACK = 64 * 1024
 """Room for the multipart framing around an uploaded network file."""
@@ -110,7 +115,10 @@ def create_app(
         version=signal_opt.__version__,
         description=_DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from the package, not a CDN: install_docs
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.settings = settings
     app.state.metrics = metrics
     for module in (networks, readings, retiming, plans, holds, schedule, keys, audit):
@@ -125,6 +133,7 @@ def create_app(
             return settings.max_upload_bytes + UPLOAD_SLACK
         return settings.max_body_bytes
 
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)
     app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)  # outermost: every answer carries the id

@@ -433,7 +433,7 @@ class ErrorPublic(BaseModel):
 
 
 _ERRORS = {
-    400: "The body is not valid JSON (or form data).",
+    400: "Malformed multipart form data (a JSON body that is not JSON is a 422).",
     401: "Missing, unknown or revoked API key.",
     403: "The key's role is too low for this route.",
     404: "Unknown network, intersection, version or retiming.",

@@ -492,10 +492,15 @@ class RetimingService:
         return plans[intersection_id]
 
     def history(
-        self, network: str, intersection_id: str, limit: int, offset: int
+        self,
+        network: str,
+        intersection_id: str,
+        limit: int,
+        offset: int = 0,
+        before_version: int | None = None,
     ) -> list[StoredPlan]:
         self.intersection(network, intersection_id)
-        return self.repo.plan_history(network, intersection_id, limit, offset)
+        return self.repo.plan_history(network, intersection_id, limit, offset, before_version)
 
     def plan_version(self, network: str, intersection_id: str, version: int) -> StoredPlan:
         self.intersection(network, intersection_id)

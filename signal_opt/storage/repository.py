@@ -529,9 +529,14 @@ class Repository(Control, AuditLog):
             return {r["intersection_id"]: _plan(r) for r in conn.execute(q).mappings()}
 
     def plan_history(
-        self, network: str, intersection_id: str, limit: int = 50, offset: int = 0
+        self,
+        network: str,
+        intersection_id: str,
+        limit: int = 50,
+        offset: int = 0,
+        before_version: int | None = None,
     ) -> list[StoredPlan]:
-        """Versions of one intersection's plan, newest first."""
+        """Versions of one intersection's plan, newest first (below ``before_version``)."""
         c = _PLANS.c
         q = (
             select(_PLANS)
@@ -540,6 +545,8 @@ class Repository(Control, AuditLog):
             .limit(limit)
             .offset(offset)
         )
+        if before_version is not None:
+            q = q.where(c.version < before_version)
         with self.engine.connect() as conn:
             return [_plan(r) for r in conn.execute(q).mappings()]
 
@@ -552,13 +559,18 @@ class Repository(Control, AuditLog):
             row = conn.execute(q).mappings().first()
             return _plan(row) if row is not None else None
 
-    def retimings(self, network: str, limit: int = 50) -> list[RetimingRecord]:
+    def retimings(
+        self, network: str, limit: int = 50, before_id: int | None = None
+    ) -> list[RetimingRecord]:
+        """Retimings of ``network``, newest first (ids below ``before_id``)."""
         q = (
             select(RetimingRow)
             .where(RetimingRow.network == network)
             .order_by(RetimingRow.id.desc())
             .limit(limit)
         )
+        if before_id is not None:
+            q = q.where(RetimingRow.id < before_id)
         with self._sessions() as s:
             return [_retiming(r) for r in s.scalars(q)]
 

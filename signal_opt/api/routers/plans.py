@@ -7,9 +7,10 @@ import io
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from signal_opt.api.deps import Admin, ServiceDep, Viewer
+from signal_opt.api.paging import NEXT_HEADERS, Cursor, Limit, set_next
 from signal_opt.api.routers import API_PREFIX
 from signal_opt.api.schemas import (
     BODY,
@@ -112,16 +113,27 @@ def current_plan(network: str, intersection_id: str, service: ServiceDep, _: Vie
     return PlanPublic.of(service.current_plan(network, intersection_id))
 
 
-@router.get(_ONE + "/plans", summary="Plan history of one intersection, newest first")
+@router.get(
+    _ONE + "/plans",
+    summary="Plan history of one intersection, newest first",
+    description="Cursor paging: the `X-Next-Cursor` header (and `Link: rel=next`) of a "
+    "page is the `cursor` of the next one. `offset` still works but is deprecated.",
+    responses={200: {"description": "Plan versions", "headers": NEXT_HEADERS}},
+)
 def plan_history(
     network: str,
     intersection_id: str,
+    request: Request,
+    response: Response,
     service: ServiceDep,
     _: Viewer,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    limit: Limit = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID, deprecated=True)] = 0,
+    cursor: Cursor = None,
 ) -> list[PlanPublic]:
-    return [PlanPublic.of(p) for p in service.history(network, intersection_id, limit, offset)]
+    plans = service.history(network, intersection_id, limit, offset, cursor)
+    set_next(request, response, len(plans), limit, plans[-1].version if plans else None)
+    return [PlanPublic.of(p) for p in plans]
 
 
 @router.get(_ONE + "/plans/{version}", summary="One past plan version")

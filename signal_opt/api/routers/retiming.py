@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Path, Request, Response
 
 from signal_opt.api.deps import Operator, ServiceDep, Viewer
+from signal_opt.api.paging import NEXT_HEADERS, Cursor, Limit, set_next
 from signal_opt.api.routers import API_PREFIX
 from signal_opt.api.schemas import (
     BODY,
@@ -70,15 +71,26 @@ def retime_one(
     return RetimingPublic.of_outcome(outcome)
 
 
-@router.get("/retimings", summary="Recent retimings, newest first")
+@router.get(
+    "/retimings",
+    summary="Retimings, newest first",
+    description="Cursor paging: the `X-Next-Cursor` header (and `Link: rel=next`) of a "
+    "page is the `cursor` of the next one.",
+    responses={200: {"description": "Retimings", "headers": NEXT_HEADERS}},
+)
 def list_retimings(
     network: str,
+    request: Request,
+    response: Response,
     service: ServiceDep,
     _: Viewer,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> list[RetimingPublic]:
     service.network(network)
-    return [RetimingPublic.of(r) for r in service.repo.retimings(network, limit)]
+    found = service.repo.retimings(network, limit, cursor)
+    set_next(request, response, len(found), limit, found[-1].id if found else None)
+    return [RetimingPublic.of(r) for r in found]
 
 
 @router.get("/retimings/{retiming_id}", summary="One retiming with the plans it stored")
