@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 
-from signal_opt.controllers import make_controller
+from signal_opt.strategies import make_controller
 from signal_opt.sumo.detectors import place_detectors
 from signal_opt.sumo.faults import FaultyReader
 from signal_opt.sumo.scenario import bundled

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from signal_opt.controllers import STRATEGIES
+from signal_opt.strategies import STRATEGIES
 from signal_opt.sumo.files import sumo_time
 
 if TYPE_CHECKING:
@@ -137,9 +137,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from signal_opt.controllers import make_controller
     from signal_opt.report import write_report
     from signal_opt.runs import format_table, run_many
+    from signal_opt.strategies import make_controller
 
     names = [n.strip() for n in args.controllers.split(",") if n.strip()]
     for n in names:
@@ -229,12 +229,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _is_user_error(exc: Exception) -> bool:
-    from signal_opt.controllers import UnknownStrategyError
-    from signal_opt.controllers.fixed import PlanFileError
     from signal_opt.model import PlanError
+    from signal_opt.strategies import UnknownStrategyError
     from signal_opt.sumo.network import NetworkError
     from signal_opt.sumo.scenario import ScenarioError
     from signal_opt.sumo.simulation import SimulationError
+    from signal_opt.sumo.strategies.fixed import PlanFileError
 
     return isinstance(
         exc,

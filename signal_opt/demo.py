@@ -20,7 +20,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from signal_opt.controllers import STRATEGIES
 from signal_opt.report import write_report
 from signal_opt.runs import (
     ADAPTIVE,
@@ -30,6 +29,7 @@ from signal_opt.runs import (
     format_table,
     run_many,
 )
+from signal_opt.strategies import STRATEGIES
 from signal_opt.sumo.scenario import bundled
 
 GROWTH = 1.2

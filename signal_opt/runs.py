@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from signal_opt.controllers import make_controller
+from signal_opt.strategies import make_controller
 from signal_opt.sumo.scenario import resolve
 from signal_opt.sumo.simulation import run
 

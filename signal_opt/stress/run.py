@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from signal_opt.controllers import STRATEGIES
+from signal_opt.strategies import STRATEGIES
 from signal_opt.stress.compare import compare, etown, summarize
 from signal_opt.stress.draw import HEAVY, Draw, make_draw
 from signal_opt.stress.generate import Scenario, write_draw

@@ -18,8 +18,8 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from signal_opt.controllers import STRATEGIES
 from signal_opt.runs import ADAPTIVE, RunSpec, adaptive_over_best_peer, best_peer, run_many
+from signal_opt.strategies import STRATEGIES
 from signal_opt.sweep.grid import SweepError, parse_list, parse_seeds
 
 

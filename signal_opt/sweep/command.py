@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from signal_opt.controllers import STRATEGIES
+from signal_opt.strategies import STRATEGIES
 from signal_opt.sweep.executors import EXECUTORS
 from signal_opt.sweep.grid import (
     SweepError,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from signal_opt.controllers import STRATEGIES
+from signal_opt.strategies import STRATEGIES
 
 
 class SweepError(ValueError):

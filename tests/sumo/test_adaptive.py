@@ -9,11 +9,11 @@ import pytest
 
 from signal_opt.controllers import kernel
 from signal_opt.controllers.adaptive import AdaptiveController, AdaptiveSettings
-from signal_opt.controllers.fixed import FixedController
 from signal_opt.model import Plan, check_plan
 from signal_opt.sumo.safety import SafetyMonitor
 from signal_opt.sumo.scenario import bundled, from_sumocfg
 from signal_opt.sumo.simulation import run
+from signal_opt.sumo.strategies.fixed import FixedController
 
 pytestmark = pytest.mark.sumo
 

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import pytest
 import sumolib
 
-from signal_opt.controllers import make_controller
 from signal_opt.model import GREEN_STATES
+from signal_opt.strategies import make_controller
 from signal_opt.sumo.network import load_signals
 from signal_opt.sumo.running import check_running
 from signal_opt.sumo.safety import SafetyMonitor

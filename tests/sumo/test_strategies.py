@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from signal_opt.controllers import STRATEGIES, make_controller
 from signal_opt.model import Plan, check_plan
+from signal_opt.strategies import STRATEGIES, make_controller
 from signal_opt.sumo.network import load_intersections
 from signal_opt.sumo.safety import SafetyMonitor
 from signal_opt.sumo.scenario import from_sumocfg

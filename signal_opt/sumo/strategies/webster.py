@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from signal_opt.controllers.design import design_plans
-from signal_opt.controllers.fixed import FixedController
 from signal_opt.sumo.programs import write_plans_additional
 from signal_opt.sumo.simulation import RunContext
+from signal_opt.sumo.strategies.design import design_plans
+from signal_opt.sumo.strategies.fixed import FixedController
 
 
 class WebsterController(FixedController):

@@ -12,9 +12,9 @@ from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from signal_opt.controllers.base import Controller
-from signal_opt.controllers.design import design_plans
 from signal_opt.model import Intersection, Plan
 from signal_opt.sumo.simulation import RunContext
+from signal_opt.sumo.strategies.design import design_plans
 
 MAX_GAP = 3.0
 MAX_GREEN_CAP = 90.0
