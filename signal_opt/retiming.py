@@ -9,6 +9,7 @@ intersection never stops the others.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -25,6 +26,7 @@ from signal_opt.core import (
     retime_coordinated,
 )
 from signal_opt.core.offsets import LinkLike
+from signal_opt.fallback import Fallback, FallbackReason, fallback
 from signal_opt.model import Intersection, Plan, PlanError, check_plan
 
 
@@ -82,8 +84,8 @@ class NetworkRetiming:
     plans: list[Plan]
     result: RetimingResult
     problem: RetimingProblem
-    fallbacks: list[str]
-    """Ids of intersections that got their current / base plan instead of a new one."""
+    fallbacks: dict[str, Fallback]
+    """Intersections that got a fallback plan instead of a new one, with the reason."""
     seconds: float
 
 
@@ -106,17 +108,22 @@ def retime_network(
         offsets = _closest_shift(result.offsets, result.cycle, coord.groups(), current)
         result = result.with_offsets(offsets)
     plans = result.to_plans(list(intersections), source=source)
-    out, fallbacks = [], []
+    out: list[Plan] = []
+    fallbacks: dict[str, Fallback] = {}
     for i, (x, plan) in enumerate(zip(intersections, plans)):
         try:
             check_plan(x, plan)
             out.append(plan)
         except PlanError as exc:
             prev = current[i] if current is not None else None
-            safe = prev if prev is not None else x.base_plan()
-            out.append(replace(safe, source="fallback", details={"error": str(exc)}))
-            fallbacks.append(x.id)
+            reason = FallbackReason.UNSAFE if plan_is_finite(plan) else FallbackReason.NOT_FINITE
+            fallbacks[x.id] = fallback(x, reason, prev, str(exc))
+            out.append(fallbacks[x.id].plan)
     return NetworkRetiming(out, result, problem, fallbacks, time.perf_counter() - t0)
+
+
+def plan_is_finite(plan: Plan) -> bool:
+    return math.isfinite(plan.cycle) and all(math.isfinite(g) for g in plan.greens)
 
 
 def _closest_shift(

@@ -25,7 +25,6 @@ README, "Strategies"); coordination stays available for arterials that want gree
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -45,6 +44,7 @@ from signal_opt.controllers.kernel import (
 )
 from signal_opt.core import CoreSettings
 from signal_opt.detectors import FAULT_KINDS, DemandEstimator, Minute
+from signal_opt.fallback import FallbackReason, fallback
 from signal_opt.model import Intersection, Plan, check_plan
 from signal_opt.retiming import retime_network
 
@@ -214,9 +214,12 @@ class AdaptiveController(Controller):
             dos = result.degree_of_saturation[i][: len(x.lane_groups)]
             max_dos = float(np.nanmax(dos)) if dos.size and np.isfinite(dos).any() else 1.0
             details["max_degree_of_saturation"] = round(max_dos, 3)
-            if est.fallback[i] or not _finite_plan(plan):
-                plan = replace(x.base_plan(), source="fallback")
-                details["fallback"] = True
+            safe = outcome.fallbacks.get(x.id)
+            if est.fallback[i]:
+                safe = fallback(x, FallbackReason.NO_DATA, current[i])
+            if safe is not None:
+                plan = safe.plan
+                details["fallback"] = str(safe.reason)
             if est.stale_groups[i]:
                 details["stale_groups"] = len(est.stale_groups[i])
             faulty = sum(1 for d in est.faulty if self.det_tls.get(d) == x.id)
@@ -225,10 +228,11 @@ class AdaptiveController(Controller):
             coordinate = above is not None and max_dos >= above and bool(self.links)
             mode = "coordinated" if coordinate else "free"
             if plan.source == "fallback":
-                mode = "fixed"  # no trustworthy data: the base plan, fixed time, latched
+                mode = "fixed"  # no new plan to act on: the safe plan, fixed time, latched
             if not self._apply(x, replace(plan, details={**details, "mode": mode}), mode, t):
-                details["fallback"] = True
-                plan = replace(x.base_plan(), source="fallback")
+                safe = fallback(x, FallbackReason.UNSAFE, current[i], "refused by the driver")
+                plan = safe.plan
+                details["fallback"] = str(safe.reason)
                 self._apply(x, replace(plan, details={**details, "mode": "fixed"}), "fixed", t)
             if plan.source == "fallback":
                 self.fallbacks += 1
@@ -298,7 +302,3 @@ class AdaptiveController(Controller):
             "detector_faults": {k: int(found.get(k, 0)) for k in FAULT_KINDS},
             "faulty_detectors": len(est.ever_faulty) if est is not None else 0,
         }
-
-
-def _finite_plan(plan: Plan) -> bool:
-    return math.isfinite(plan.cycle) and all(math.isfinite(g) for g in plan.greens)

@@ -87,7 +87,7 @@ def optimize_with_core(
         if "BAD_INPUT" in flags:
             error = "the core rejected the demand (BAD_INPUT)"
         elif x.id in rejected:
-            error = f"optimized plan rejected: {plan.details.get('error', 'unsafe')}"
+            error = f"optimized plan rejected: {run.fallbacks[x.id].detail}"
         out.append(
             Optimized(
                 plan=plan,

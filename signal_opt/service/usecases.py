@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from signal_opt.fallback import FallbackReason, fallback
 from signal_opt.metrics import Metrics
 from signal_opt.model import Intersection, Plan, PlanError, check_plan
 from signal_opt.service.audit import entry
@@ -434,6 +435,7 @@ class RetimingService:
     ) -> NewPlan:
         """The proposal if it passes every rule, else a fallback plan with the reason."""
         details: dict[str, object] = {"demand_veh_h": demand}
+        reason = FallbackReason.NO_PROPOSAL
         if isinstance(proposal, Optimized):
             details.update(
                 delay_s=proposal.delay,
@@ -456,25 +458,16 @@ class RetimingService:
                     ) or change_limit_error(plan, reference, self.core, proposal.flags)
                     if error is None:
                         return NewPlan(plan, None, details)
+                    reason = FallbackReason.CHANGE_LIMIT
                     error = f"optimized plan rejected: {error}"
                 except PlanError as exc:
+                    reason = FallbackReason.UNSAFE
                     error = f"optimized plan rejected: {exc}"
         elif isinstance(proposal, str):
             error = proposal
-        return NewPlan(self._fallback_plan(x, current), error or "no plan proposed", details)
-
-    @staticmethod
-    def _fallback_plan(x: Intersection, current: Plan | None) -> Plan:
-        """The current plan if it is still valid for ``x``, else the network's own program."""
-        if current is not None:
-            plan = Plan(x.id, current.cycle, current.greens, current.offset, "fallback")
-            try:
-                check_plan(x, plan)
-                return plan
-            except PlanError:
-                pass
-        base = x.base_plan()
-        return Plan(x.id, base.cycle, base.greens, base.offset, "fallback")
+        safe = fallback(x, reason, current, error or "no plan proposed")
+        details["fallback_reason"] = str(safe.reason)
+        return NewPlan(safe.plan, safe.detail, details)
 
     # -- plans ------------------------------------------------------------------------------
     def current_plans(self, network: str, ids: Sequence[str] | None = None) -> list[StoredPlan]:
