@@ -41,7 +41,8 @@ async def _client(
 ) -> None:
     rng = random.Random(seed)
     kinds, weights = zip(*MIX)
-    minute = int(time.time() // 60) - 1 - seed * 100_000  # a separate past per client
+    # a separate past per client, all within the retention window (30 days)
+    minute = int(time.time() // 60) - 1 - seed * 5_000
     while time.monotonic() < until:
         kind = rng.choices(kinds, weights)[0]
         t = time.perf_counter()
@@ -97,7 +98,7 @@ async def _run(svc: ServiceProcess, h: dict[str, str], seconds: float) -> dict[s
         out: dict[str, Any] = {"latency": [], "count": {}, "errors": []}
         await _client(
             c,
-            99,
+            0,  # its own past: the minutes just before now
             time.monotonic() + 2.0,
             dets,
             xs,  # warm-up, not counted
