@@ -100,7 +100,6 @@ class Settings(BaseSettings):
     metrics_max_intersections: int = Field(default=2000, ge=0)
     """Bound on per-intersection metric series (cycle, degree of saturation)."""
 
-
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         data_dir = self.data_dir.expanduser().absolute()

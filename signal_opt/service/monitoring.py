@@ -191,4 +191,3 @@ class StorageCollector(Collector):
             "Unix time of the network's last scheduled (or run-now) retiming, by any replica.",
             s.last_run,
         )
-

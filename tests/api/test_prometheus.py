@@ -108,9 +108,10 @@ def test_prometheus_evaluates_the_alert_rules_against_the_service(
         settings.model_copy(update={"scheduler_enabled": True, "retime_interval_s": 1.0}),
         registry=CollectorRegistry(),
     )
-    with serve_in_thread(app) as base, prometheus_server(
-        base.removeprefix("http://"), tmp_path, (RULES / "alerts.yml",)
-    ) as prom:
+    with (
+        serve_in_thread(app) as base,
+        prometheus_server(base.removeprefix("http://"), tmp_path, (RULES / "alerts.yml",)) as prom,
+    ):
         # no detector data: every scheduled retiming falls back, so the fallback alert
         # goes pending (its `for` is 30 minutes); nothing else does
         _wait_for(
