@@ -42,6 +42,7 @@ from signal_opt.controllers.kernel import (
     new_state,
     watched_loops,
 )
+from signal_opt.controllers.signals import Mode, SignalStates
 from signal_opt.core import CoreSettings
 from signal_opt.detectors import FAULT_KINDS, DemandEstimator, Minute
 from signal_opt.fallback import FallbackReason, fallback
@@ -120,10 +121,10 @@ class AdaptiveController(Controller):
         self._loop_index = {d: i for i, d in enumerate(self.layout.loop_ids)}
         self._crossing_index = {c: i for i, c in enumerate(self.layout.crossing_ids)}
         self.row = {tls_id: i for i, tls_id in enumerate(self.layout.ids)}
-        self.coordinated: dict[str, int] = {}
-        """Coordinated signals: the stage carrying the green wave."""
-        self.fixed: set[str] = set()
-        """Signals latched on their base plan (no usable data)."""
+        self.signals = SignalStates.starting(
+            self.layout.ids, [x.base_plan() for x in ctx.intersections]
+        )
+        """Every signal's mode, plan in force and last request."""
         self._bad: frozenset[str] = frozenset()
         n_zones, n_loops = len(self.layout.zone_ids), len(self.layout.loop_ids)
         self._zone_ok = np.ones(n_zones, bool)  # (Z,)
@@ -187,7 +188,9 @@ class AdaptiveController(Controller):
             layout, self.state, snap, driver.stage, driver.started, active, t, self.settings.free
         )
         walk |= self.settings.free.pedestrian_recall
-        driver.request_stages(choice, walk, np.flatnonzero(active))
+        rows = np.flatnonzero(active)
+        driver.request_stages(choice, walk, rows)
+        self.signals.choice[rows], self.signals.walk[rows] = choice[rows], walk[rows]
         return t + 1.0
 
     def _faulty(self, bad: frozenset[str]) -> None:
@@ -247,20 +250,17 @@ class AdaptiveController(Controller):
             except ValueError:
                 return False
             if mode == "fixed":
-                self.coordinated.pop(x.id, None)
-                self.fixed.add(x.id)
+                self.signals.set(x.id, Mode.FIXED, plan)
             else:
                 # The heaviest stage (the longest green) carries the green wave.
                 heaviest = max(range(len(plan.greens)), key=lambda k: plan.greens[k])
-                self.coordinated[x.id] = heaviest
-                self.fixed.discard(x.id)
+                self.signals.set(x.id, Mode.COORDINATED, plan, heaviest)
             return True
         try:
             check_plan(x, plan)
         except ValueError:
             return False
-        self.coordinated.pop(x.id, None)
-        self.fixed.discard(x.id)
+        self.signals.set(x.id, Mode.FREE, plan)
         bound_by(self.layout, self.state, self.row[x.id], plan, self.settings.free)
         self.driver.set_free(x.id)
         self.sim.plan_log.write(t, plan)  # a free signal runs within this plan from now
@@ -269,9 +269,10 @@ class AdaptiveController(Controller):
     def _early_end(self, tls_id: str, stage: int, elapsed: float, t: float) -> bool:
         """Coordinated signals: gap-out of a non-coordinated stage (no vehicle over its
         stop-line loops for ``gap`` seconds; a faulty loop never gaps out)."""
-        if tls_id in self.fixed or stage == self.coordinated.get(tls_id):
+        i = self.row[tls_id]
+        if self.signals.mode[i] == Mode.FIXED or stage == self.signals.wave[i]:
             return False
-        loops = self.layout.stage_loops[self.row[tls_id], stage]  # (G,)
+        loops = self.layout.stage_loops[i, stage]  # (G,)
         loops = loops[loops < len(self.layout.loop_ids)]
         if not loops.size or not self._loop_ok[loops].all():
             return False
@@ -280,9 +281,10 @@ class AdaptiveController(Controller):
     def _skip(self, tls_id: str, stage: int) -> bool:
         """Coordinated signals: a stage is skipped when nobody waits for it (by working
         queue zones: a faulty one may hide a queue)."""
-        if tls_id in self.fixed or stage == self.coordinated.get(tls_id):
+        i = self.row[tls_id]
+        if self.signals.mode[i] == Mode.FIXED or stage == self.signals.wave[i]:
             return False
-        zones = self.layout.stage_zones[self.row[tls_id], stage]  # (S,)
+        zones = self.layout.stage_zones[i, stage]  # (S,)
         zones = zones[zones < len(self.layout.zone_ids)]
         if not zones.size or not self._zone_ok[zones].all():
             return False
