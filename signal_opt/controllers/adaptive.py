@@ -206,7 +206,8 @@ class AdaptiveController(Controller):
         xs = self.sim.intersections
         t0 = time.perf_counter()
         est = self.estimator.estimate()
-        current = [self.driver.plan_of(x.id) for x in xs]
+        # Change limits count from the plan each signal runs now (free signals too).
+        current = list(self.signals.plans)
         outcome = retime_network(xs, est.demand, current, self.links, self.core_settings)
         self.retime_seconds.append(time.perf_counter() - t0)
         self.retimings += 1
