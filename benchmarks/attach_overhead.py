@@ -113,7 +113,7 @@ def attached(spec: RunSpec) -> tuple[float, float]:
     code = (
         "import json,sys;from signal_opt.runs import RunSpec,run_spec;"
         "s=RunSpec(**json.loads(sys.argv[1]));r=run_spec(s);"
-        "print(json.dumps([r['sim_wall_s'],r['controller'].get('control_wall_s',0.0)]))"
+        "print(json.dumps([r['sim_wall_s'],r['control_wall_s']]))"
     )
     payload = json.dumps(dict(spec.__dict__))
     done = subprocess.run(

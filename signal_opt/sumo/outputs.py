@@ -36,6 +36,8 @@ class RunMetrics:
     controller: dict[str, Any] = field(default_factory=dict)
     """The strategy's own figures (:meth:`Controller.summary`): for ``adaptive`` retimings,
     fallbacks and detector faults. Not a number: tables read :data:`FIGURES`."""
+    control_wall_s: float = 0.0
+    """Wall seconds the run spent driving the signals and deciding (not simulating)."""
     signals: dict[str, Any] = field(default_factory=dict)
     """Per traffic light, the program it was modelled from (id, type, file) and its stage
     count, or why it was left running its own program."""
@@ -44,9 +46,13 @@ class RunMetrics:
         return asdict(self)
 
 
-FIGURES = tuple(f.name for f in fields(RunMetrics) if f.type in ("int", "float"))
-"""The numeric fields of :class:`RunMetrics` (every one but ``controller`` and ``signals``), in
-order."""
+FIGURES = tuple(
+    f.name
+    for f in fields(RunMetrics)
+    if f.type in ("int", "float") and f.name != "control_wall_s"
+)
+"""The figures of :class:`RunMetrics` that tables and sweeps carry, in order (every
+numeric field but ``control_wall_s``)."""
 
 
 _TRIP_TIMES = {

@@ -277,8 +277,12 @@ def run(
     wall = time.perf_counter() - wall0
     metrics = read_metrics(out / "tripinfo.xml", out / "statistics.xml", wall)
     assert sim is not None
-    figures = {**controller.summary(), "control_wall_s": round(sim.control_wall, 3)}
-    metrics = replace(metrics, controller=figures, signals=signals.report())
+    metrics = replace(
+        metrics,
+        controller=controller.summary(),
+        control_wall_s=round(sim.control_wall, 3),
+        signals=signals.report(),
+    )
     (out / "metrics.json").write_text(json.dumps(metrics.to_dict(), indent=2) + "\n")
     series = time_series(out / "tripinfo.xml", scenario.begin, scenario.end)
     (out / "timeseries.json").write_text(json.dumps(series) + "\n")
