@@ -7,6 +7,7 @@ safety monitor run unchanged, in well under a second of simulated-hour-scale wor
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -126,7 +127,7 @@ def test_change_limits_are_measured_from_the_plan_in_force(tmp_path):
     for x in sim.intersections:
         cycles = [r["cycle"] for r in rows if r["intersection"] == x.id]
         assert len(cycles) == 9  # the base plan, then 8 retimings
-        steps = [abs(b - a) for a, b in zip(cycles, cycles[1:])]
+        steps = [abs(b - a) for a, b in itertools.pairwise(cycles)]
         assert max(steps) <= limit + 0.05, (x.id, cycles)
         moved_past += max(cycles) > x.base_cycle + limit + 0.05
     assert moved_past == len(sim.intersections)
