@@ -173,7 +173,7 @@ def build_layout(
     settings: FreeSettings,
 ) -> Layout:
     """The layout of ``intersections``; ``queue_zones`` / ``stop_loops`` map an incoming
-    lane to its queue zones / stop-line loops (the first queue zone of a lane is the one
+    lane to its queue zones / stop-line loops (the last queue zone of a lane is the one
     pressure reads)."""
     zone_ids = sorted({d for ds in queue_zones.values() for d in ds})
     loop_ids = sorted({d for ds in stop_loops.values() for d in ds})
