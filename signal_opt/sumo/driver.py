@@ -27,8 +27,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from signal_opt.model import GREEN_STATES, Intersection, Phase, Plan, check_plan
-from signal_opt.sumo.programs import quantize_greens, transition_phases
+from signal_opt.model import Intersection, Phase, Plan, check_plan
+from signal_opt.sumo.programs import (
+    clearance_times,
+    clearing_phases,
+    quantize_greens,
+    transition_phases,
+)
 
 EarlyEnd = Callable[[str, int, float, float], bool]
 """``early_end(tls_id, stage, elapsed_green, t) -> bool``: may the green end now?"""
@@ -503,23 +508,9 @@ def _locate(
 
 
 def _clearing(x: Intersection, state_now: str) -> list[Phase]:
-    """Yellow then all-red from an unknown ``state_now``, as long as the longest the
-    model has, before the first stage starts."""
-    yellow = max(
-        sum(p.duration for p in s.intergreen if any(c in "yY" for c in p.state)) for s in x.stages
-    )
-    all_red = max(s.intergreen_time for s in x.stages) - yellow
-    first = x.stages[0].state
-    keep = [a in GREEN_STATES and b in GREEN_STATES for a, b in zip(state_now, first)]
-    out = []
-    if yellow > 0:
-        out.append(
-            Phase(
-                yellow,
-                "".join(
-                    a if k else ("y" if a in GREEN_STATES else "r") for a, k in zip(state_now, keep)
-                ),
-            )
-        )
-    out.append(Phase(max(all_red, 1.0), "".join(a if k else "r" for a, k in zip(state_now, keep))))
-    return out
+    """Yellow then all-red from an unknown ``state_now`` into the first stage, as long as
+    the longest the model has (at least 1 s of all-red)."""
+    times = [clearance_times(x, k) for k in range(len(x.stages))]
+    yellow = max(y for y, _ in times)
+    all_red = max(max(r for _, r in times), 1.0)
+    return clearing_phases(x, state_now, x.stages[0].state, yellow, all_red)

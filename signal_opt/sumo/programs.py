@@ -55,7 +55,15 @@ def transition_phases(
     b = stages[dst].state if walk else intersection.without_walk(stages[dst].state)
     if dst == (src + 1) % len(stages) and a == stages[src].state and b == stages[dst].state:
         return list(stages[src].intergreen)
-    yellow, all_red = clearance_times(intersection, src)
+    return clearing_phases(intersection, a, b, *clearance_times(intersection, src))
+
+
+def clearing_phases(
+    intersection: Intersection, a: str, b: str, yellow: float, all_red: float
+) -> list[Phase]:
+    """Yellow then all-red from state ``a`` to state ``b``: links green in both keep their
+    green, links losing green show yellow then red, links gaining green wait for the end
+    of the all-red."""
     keep = [a[i] in GREEN_STATES and b[i] in GREEN_STATES for i in range(len(a))]
     # Pedestrian crossings have no yellow: they turn red when the vehicles' yellow starts
     # (as netconvert's programs do); their clearance time is part of the minimum green.
