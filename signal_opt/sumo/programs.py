@@ -20,6 +20,7 @@ from signal_opt.model import (
     check_plan,
     plan_phases,
 )
+from signal_opt.sumo.stages import always_green
 
 PROGRAM_ID = "signal-opt"
 
@@ -161,7 +162,7 @@ def _clearance_times(intersection: Intersection, k: int) -> tuple[float, float]:
     """
     stages = intersection.stages
     states = [s.state for s in stages] + [p.state for s in stages for p in s.intergreen]
-    always = {i for i in range(len(states[0])) if all(st[i] in GREEN_STATES for st in states)}
+    always = always_green(states)
 
     def yellow(stage: Stage) -> float:
         return float(sum(p.duration for p in stage.intergreen if any(c in "yY" for c in p.state)))

@@ -60,6 +60,13 @@ class ProgramStages:
     """Seconds from the program's phase 0 to the start of the first stage."""
 
 
+def always_green(states: Sequence[str]) -> frozenset[int]:
+    """Links green in every one of ``states`` (a slip lane, say): they never start a stage."""
+    if not states:
+        return frozenset()
+    return frozenset(i for i in range(len(states[0])) if all(s[i] in GREEN_STATES for s in states))
+
+
 def _greens(state: str, skip: frozenset[int]) -> frozenset[int]:
     return frozenset(i for i, c in enumerate(state) if c in GREEN_STATES and i not in skip)
 
@@ -85,7 +92,7 @@ def split_stages(
             raise ProgramNotModelled(f"phase {p.state!r} lasts {p.duration} s")
     n = len(phases)
     states = [p.state for p in phases]
-    always = frozenset(i for i in range(n_links) if all(s[i] in GREEN_STATES for s in states))
+    always = always_green(states)
     stable = [not any(c in YELLOW_STATES for c in s) and bool(_greens(s, always)) for s in states]
     if not any(stable):
         raise ProgramNotModelled("no phase gives a green that is not green all cycle")

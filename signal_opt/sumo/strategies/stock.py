@@ -20,7 +20,7 @@ from signal_opt.controllers.base import Controller
 from signal_opt.model import GREEN_STATES, YELLOW_STATES, Phase
 from signal_opt.sumo.running import Program
 from signal_opt.sumo.simulation import RunContext
-from signal_opt.sumo.stages import SUPPORTED_TYPES
+from signal_opt.sumo.stages import SUPPORTED_TYPES, always_green
 
 MIN_DUR = 5.0
 """netconvert's ``--tls.min-dur`` default."""
@@ -39,10 +39,7 @@ def _bounds(phase: Phase, always: frozenset[int]) -> tuple[float, float]:
 
 def stock_logic(program: Program, kind: str) -> str:
     """One ``<tlLogic>`` of type ``kind`` running ``program``'s phases."""
-    states = [p.state for p in program.phases]
-    always = frozenset(
-        i for i in range(len(states[0])) if all(s[i] in GREEN_STATES for s in states)
-    )
+    always = always_green([p.state for p in program.phases])
     lines = [
         f"    <tlLogic id={quoteattr(program.tls_id)} type={quoteattr(kind)} "
         f'programID="signal-opt-sumo-{kind}" offset="{program.offset:g}">'
