@@ -13,14 +13,13 @@ the simulated seconds, steps and signal-steps checked and the violations found.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from sumolib.miscutils import parseTime
-
 from signal_opt.controllers.adaptive import AdaptiveController
+from signal_opt.sumo.files import read_elements, sumo_time
 from signal_opt.sumo.safety import SafetyMonitor
 from signal_opt.sumo.scenario import Scenario, from_sumocfg
 from signal_opt.sumo.simulation import run
@@ -36,25 +35,17 @@ NAMES = (
 
 
 def departures(scenario: Scenario) -> tuple[float, float]:
-    """First and last departure time in the scenario's route files (flows: begin / end)."""
+    """First and last departure time in the scenario's route files (flows: begin / end),
+    read with sumolib (gzip, ``<include>``s and every time form SUMO takes)."""
+    tags = {"vehicle": ("depart",), "trip": ("depart",), "person": ("depart",)}
+    tags["flow"] = ("begin", "end")
     times: list[float] = []
     for path in scenario.route_files:
-        for _, el in ET.iterparse(path, events=("end",)):
-            if el.tag in ("vehicle", "trip", "person"):
-                times += _seconds(el.get("depart"))
-            elif el.tag == "flow":
-                times += _seconds(el.get("begin")) + _seconds(el.get("end"))
-            el.clear()
+        for el in read_elements(path, tags):
+            for value in (el.depart,) if el.name != "flow" else (el.begin, el.end):
+                with contextlib.suppress(ValueError):  # none, or "triggered", "now"
+                    times.append(sumo_time(value))
     return (min(times), max(times)) if times else (scenario.begin, scenario.begin)
-
-
-def _seconds(text: str | None) -> list[float]:
-    """``[t]`` for a time in any form SUMO takes (``90``, ``14:13:00``); ``[]`` for none
-    or a word (``triggered``, ``now``)."""
-    try:
-        return [float(parseTime(text))] if text is not None else []
-    except ValueError:
-        return []
 
 
 def check(cfg: Path, drain: float, out: Path) -> dict:

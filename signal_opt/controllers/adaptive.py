@@ -120,7 +120,6 @@ class AdaptiveController(Controller):
         self._zone_index = {d: i for i, d in enumerate(self.layout.zone_ids)}
         self._loop_index = {d: i for i, d in enumerate(self.layout.loop_ids)}
         self._crossing_index = {c: i for i, c in enumerate(self.layout.crossing_ids)}
-        self.row = {tls_id: i for i, tls_id in enumerate(self.layout.ids)}
         self.signals = SignalStates.starting(
             self.layout.ids, [x.base_plan() for x in ctx.intersections]
         )
@@ -262,7 +261,7 @@ class AdaptiveController(Controller):
         except ValueError:
             return False
         self.signals.set(x.id, Mode.FREE, plan)
-        bound_by(self.layout, self.state, self.row[x.id], plan, self.settings.free)
+        bound_by(self.layout, self.state, self.signals.row[x.id], plan, self.settings.free)
         self.driver.set_free(x.id)
         self.sim.plan_log.write(t, plan)  # a free signal runs within this plan from now
         return True
@@ -270,7 +269,7 @@ class AdaptiveController(Controller):
     def _early_end(self, tls_id: str, stage: int, elapsed: float, t: float) -> bool:
         """Coordinated signals: gap-out of a non-coordinated stage (no vehicle over its
         stop-line loops for ``gap`` seconds; a faulty loop never gaps out)."""
-        i = self.row[tls_id]
+        i = self.signals.row[tls_id]
         if self.signals.mode[i] == Mode.FIXED or stage == self.signals.wave[i]:
             return False
         loops = self.layout.stage_loops[i, stage]  # (G,)
@@ -282,7 +281,7 @@ class AdaptiveController(Controller):
     def _skip(self, tls_id: str, stage: int) -> bool:
         """Coordinated signals: a stage is skipped when nobody waits for it (by working
         queue zones: a faulty one may hide a queue)."""
-        i = self.row[tls_id]
+        i = self.signals.row[tls_id]
         if self.signals.mode[i] == Mode.FIXED or stage == self.signals.wave[i]:
             return False
         zones = self.layout.stage_zones[i, stage]  # (S,)
