@@ -41,6 +41,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from signal_opt.model import Intersection
 
 VEHICLE_SPACING_M = 7.5
@@ -98,16 +100,6 @@ class EstimatorSettings:
 
 
 @dataclass
-class _Health:
-    faulty: str | None = None
-    stuck_run: int = 0
-    silent_run: int = 0
-    silent_seen: float = 0.0
-    """Vehicles the lane's other loops counted while this one was silent."""
-    good_run: int = 0
-
-
-@dataclass
 class DemandEstimate:
     """Demand per intersection (group id -> veh/h), with what was trusted and what wasn't."""
 
@@ -121,10 +113,18 @@ class DemandEstimate:
 
 
 FAULT_KINDS = ("stuck_on", "stuck_off", "chattering", "missing")
+_NONE = 0
+"""Fault code of a trusted detector; kind ``FAULT_KINDS[k]`` has code ``k + 1``."""
+_CODE = {kind: k + 1 for k, kind in enumerate(FAULT_KINDS)}
 
 
 class DemandEstimator:
-    """Accumulates minute readings; :meth:`estimate` closes a retiming period."""
+    """Accumulates minute readings; :meth:`estimate` closes a retiming period.
+
+    Detectors are numbered in the order given (``ids`` (D,)); every per-detector value is
+    an array over them, and a minute of readings is taken as arrays
+    (:meth:`add_arrays`) or by detector id (:meth:`add_minute`).
+    """
 
     def __init__(
         self,
@@ -134,132 +134,188 @@ class DemandEstimator:
     ) -> None:
         self.intersections = list(intersections)
         self.settings = settings or EstimatorSettings()
+        self.ids = tuple(d.id for d in detectors)
+        """Detector ids (D,), the order of every array here."""
+        self.row = {det_id: i for i, det_id in enumerate(self.ids)}
         self.by_lane: dict[str, dict[str, DetectorInfo]] = defaultdict(dict)
         for d in detectors:
             self.by_lane[d.lane][d.kind] = d
-        self.health: dict[str, _Health] = {d.id: _Health() for d in detectors}
+        n = len(self.ids)
+        # stuck off compares a loop with the other loop of its lane (-1: none)
+        self._compared = np.zeros(n, bool)  # (D,)
+        self._partner = np.full(n, -1, dtype=np.int64)  # (D,)
+        for dets in self.by_lane.values():
+            loops = [
+                self.row[d.id]
+                for k, d in dets.items()
+                if k in ("stopline", "advance") and not d.upstream
+            ]
+            self._compared[loops] = True
+            if len(loops) == 2:
+                self._partner[loops[0]], self._partner[loops[1]] = loops[1], loops[0]
+        self.fault = np.zeros(n, dtype=np.int8)  # (D,) _NONE or a fault code
+        self._stuck_run = np.zeros(n, dtype=np.int64)  # (D,)
+        self._silent_run = np.zeros(n, dtype=np.int64)  # (D,)
+        self._silent_seen = np.zeros(n)  # (D,) vehicles the other loop counted meanwhile
+        self._good_run = np.zeros(n, dtype=np.int64)  # (D,)
+        self._ever_faulty = np.zeros(n, bool)  # (D,)
         self.new_faults: dict[str, int] = defaultdict(int)
         """Faults detected so far (each time a detector turns faulty), by kind."""
-        self.ever_faulty: set[str] = set()
-        """Every detector found faulty at least once."""
-        self._sums: dict[str, float] = defaultdict(float)
-        self._minutes: dict[str, int] = defaultdict(int)
-        self._occ: dict[str, float] = defaultdict(float)
-        self._jam_start: dict[str, float] = {}
-        self._jam_last: dict[str, float] = {}
+        self._sums = np.zeros(n)  # (D,) vehicles counted this period
+        self._occ = np.zeros(n)  # (D,) sum of minute occupancies this period
+        self._minutes = np.zeros(n, dtype=np.int64)  # (D,) minutes accepted this period
+        self._jam_start = np.full(n, np.nan)  # (D,) queue at the period's start, m
+        self._jam_last = np.full(n, np.nan)  # (D,) last queue seen, m
         self._seconds = 0.0
         self._smoothed: list[dict[str, float]] = [{} for _ in self.intersections]
-        self._ever_good: list[set[str]] = [set() for _ in self.intersections]
+        self._lanes = tuple(self.by_lane)
+        """Lanes with detectors (NL,)."""
+        self._lane_rows = np.array(
+            [
+                [self.row[dets[k].id] if k in dets else n for dets in self.by_lane.values()]
+                for k in ("advance", "stopline", "queue")
+            ],
+            dtype=np.int64,
+        ).reshape(3, len(self._lanes))
+        """(3, NL) each lane's advance loop, stop-line loop and queue zone (D: none)."""
 
-    # -- minute by minute ---------------------------------------------------------------
-    def add_minute(self, readings: Mapping[str, Minute | None], seconds: float = 60.0) -> None:
-        """Take one interval of readings (``None`` or absent = missing)."""
-        s = self.settings
-        self._seconds += seconds
-        for det_id, health in self.health.items():
-            r = readings.get(det_id)
-            if r is None or not _plausible(r):
-                self._mark(det_id, health, "missing")
-                continue
-            kind = None
-            if r.count > s.max_lane_veh_per_min * seconds / 60.0:
-                kind = "chattering"
-            if r.occupancy >= 95.0 and r.count <= 0:
-                health.stuck_run += 1
-                if health.stuck_run >= s.stuck_minutes:
-                    kind = "stuck_on"
-            else:
-                health.stuck_run = 0
-            if kind is not None:
-                self._mark(det_id, health, kind)
-                continue
-            self._accept(det_id, health, r)
-        # Stuck off: silent while the other loop of the same lane counts vehicles.
-        for dets in self.by_lane.values():
-            loops = [d for k, d in dets.items() if k in ("stopline", "advance") and not d.upstream]
-            for d in loops:
-                r = readings.get(d.id)
-                h = self.health[d.id]
-                if r is None or not _plausible(r):
-                    continue
-                if r.count > 0 or r.occupancy > 0:
-                    h.silent_run, h.silent_seen = 0, 0.0
-                    continue
-                h.silent_run += 1
-                for o in loops:
-                    other = readings.get(o.id)
-                    if o.id != d.id and other is not None and _plausible(other):
-                        h.silent_seen += other.count
-                if h.silent_run >= s.silent_minutes and h.silent_seen >= s.silent_vehicles:
-                    self._mark(d.id, h, "stuck_off")
+    @property
+    def ever_faulty(self) -> set[str]:
+        """Every detector found faulty at least once."""
+        return {self.ids[i] for i in np.flatnonzero(self._ever_faulty)}
+
+    def fault_of(self, det_id: str) -> str | None:
+        """The fault detector ``det_id`` is excluded for now (None: trusted)."""
+        code = int(self.fault[self.row[det_id]])
+        return None if code == _NONE else FAULT_KINDS[code - 1]
 
     def faulty_now(self) -> set[str]:
         """Detectors excluded right now (found faulty and not yet recovered)."""
-        return {d for d, h in self.health.items() if h.faulty is not None}
+        return {self.ids[i] for i in np.flatnonzero(self.fault != _NONE)}
 
-    def _mark(self, det_id: str, health: _Health, kind: str) -> None:
-        if kind == "missing" and health.faulty not in (None, "missing"):
-            return  # a silent minute says nothing about a detector already found faulty
-        if health.faulty is None:
-            self.new_faults[kind] += 1
-            self.ever_faulty.add(det_id)
-        health.faulty = kind
-        health.good_run = 0
+    # -- minute by minute ---------------------------------------------------------------
+    def add_minute(self, readings: Mapping[str, Minute | None], seconds: float = 60.0) -> None:
+        """Take one interval of readings by detector id (``None`` or absent = missing)."""
+        values = np.full((3, len(self.ids)), np.nan)  # (3, D)
+        for det_id, r in readings.items():
+            i = self.row.get(det_id)
+            if i is not None and r is not None:
+                values[:, i] = [_number(r.count), _number(r.occupancy), _number(r.jam_length)]
+        self.add_arrays(values[0], values[1], values[2], seconds)
 
-    def _accept(self, det_id: str, health: _Health, r: Minute) -> None:
-        if health.faulty == "missing":
-            health.faulty = None  # a dropped interval: trusted again as soon as it reports
-        if health.faulty is not None:
-            health.good_run += 1
-            if health.good_run < self.settings.recover_minutes:
-                return
-            health.faulty = None
-        self._sums[det_id] += r.count
-        self._occ[det_id] += r.occupancy
-        self._minutes[det_id] += 1
-        jam = max(r.jam_length, 0.0)
-        self._jam_start.setdefault(det_id, jam)
-        self._jam_last[det_id] = jam
+    def add_arrays(
+        self, count: np.ndarray, occupancy: np.ndarray, jam_length: np.ndarray, seconds: float
+    ) -> None:
+        """Take one interval of readings: vehicles counted (D,), percent of the time
+        occupied (D,) and longest queue, m (D,) (0 for loops); NaN where missing."""
+        s = self.settings
+        self._seconds += seconds
+        with np.errstate(invalid="ignore"):
+            ok = (
+                np.isfinite(count)
+                & np.isfinite(occupancy)
+                & np.isfinite(jam_length)
+                & (count >= 0)
+                & (occupancy >= 0)
+                & (jam_length >= 0)
+                & (occupancy <= 100.0 + 1e-6)
+            )  # (D,) plausible
+        count = np.where(ok, count, 0.0)
+        occupancy = np.where(ok, occupancy, 0.0)
+        jam_length = np.where(ok, jam_length, 0.0)
+        stuck_now = ok & (occupancy >= 95.0) & (count <= 0)  # (D,)
+        self._stuck_run = np.where(stuck_now, self._stuck_run + 1, np.where(ok, 0, self._stuck_run))
+        chattering = ok & (count > s.max_lane_veh_per_min * seconds / 60.0)  # (D,)
+        stuck_on = stuck_now & (self._stuck_run >= s.stuck_minutes)  # (D,)
+        # a silent minute says nothing about a detector already found faulty otherwise
+        self._mark(~ok & np.isin(self.fault, (_NONE, _CODE["missing"])), "missing")
+        self._mark(chattering, "chattering")
+        self._mark(stuck_on, "stuck_on")
+        self._accept(ok & ~chattering & ~stuck_on, count, occupancy, jam_length)
+        # Stuck off: silent while the other loop of the same lane counts vehicles.
+        looked = ok & self._compared  # (D,)
+        silent = looked & (count <= 0) & (occupancy <= 0)  # (D,)
+        self._silent_run = np.where(
+            silent, self._silent_run + 1, np.where(looked, 0, self._silent_run)
+        )
+        partner = self._partner  # (D,)
+        other = np.where(
+            (partner >= 0) & ok[partner], count[partner], 0.0
+        )  # (D,) the other loop's count (0 if none or not plausible)
+        self._silent_seen = np.where(
+            silent, self._silent_seen + other, np.where(looked, 0.0, self._silent_seen)
+        )
+        self._mark(
+            silent
+            & (self._silent_run >= s.silent_minutes)
+            & (self._silent_seen >= s.silent_vehicles),
+            "stuck_off",
+        )
+
+    def _mark(self, rows: np.ndarray, kind: str) -> None:
+        """Detectors ``rows`` (D,) bool are faulty with ``kind``."""
+        new = rows & (self.fault == _NONE)  # (D,)
+        if new.any():
+            self.new_faults[kind] += int(new.sum())
+            self._ever_faulty |= new
+        self.fault[rows] = _CODE[kind]
+        self._good_run[rows] = 0
+
+    def _accept(
+        self, rows: np.ndarray, count: np.ndarray, occupancy: np.ndarray, jam_length: np.ndarray
+    ) -> None:
+        """Plausible readings of detectors ``rows`` (D,) bool: a dropped interval is
+        trusted again at once, a detector found faulty after ``recover_minutes`` plausible
+        minutes; trusted ones are accumulated."""
+        self.fault[rows & (self.fault == _CODE["missing"])] = _NONE
+        recovering = rows & (self.fault != _NONE)  # (D,)
+        self._good_run[recovering] += 1
+        self.fault[recovering & (self._good_run >= self.settings.recover_minutes)] = _NONE
+        take = rows & (self.fault == _NONE)  # (D,)
+        self._sums[take] += count[take]
+        self._occ[take] += occupancy[take]
+        self._minutes[take] += 1
+        first = take & np.isnan(self._jam_start)
+        self._jam_start[first] = jam_length[first]
+        self._jam_last[take] = jam_length[take]
 
     # -- per retiming period --------------------------------------------------------------
-    def _usable(self, det: DetectorInfo | None) -> bool:
-        return det is not None and self.health[det.id].faulty is None and self._minutes[det.id] > 0
-
-    def _lane_demand(self, lane: str, period: float) -> float | None:
-        dets = self.by_lane.get(lane, {})
-        adv, stop, queue = dets.get("advance"), dets.get("stopline"), dets.get("queue")
-        rate = lambda d: self._sums[d.id] / (self._minutes[d.id] * 60.0) * 3600.0  # noqa: E731
-        arrivals = None
-        spill = False
-        if self._usable(adv):
-            assert adv is not None
-            arrivals = rate(adv)
-            spill = self._occ[adv.id] / self._minutes[adv.id] >= self.settings.spillback_occupancy
-        if self._usable(stop):
-            assert stop is not None
-            served = rate(stop)
-            arrivals = served if arrivals is None else max(arrivals, served)
-        if arrivals is None:
-            return None
-        if self._usable(queue):
-            assert queue is not None
-            q_end = self._jam_last.get(queue.id, 0.0) / VEHICLE_SPACING_M
-            q_start = self._jam_start.get(queue.id, 0.0) / VEHICLE_SPACING_M
-            growth = max(q_end - q_start, 0.0) / period * 3600.0
-            arrivals += growth
-            if spill:
-                arrivals += q_end / period * 3600.0
-        elif spill:
-            arrivals *= 1.25  # queue beyond the advance loop and no queue zone: lean high
-        return arrivals
+    def _lane_demands(self, period: float) -> dict[str, float | None]:
+        """Each lane's demand over the period (veh/h; None: no usable loop), by the rules
+        in the module's docstring, for every lane at once."""
+        lanes = self._lanes
+        adv, stop, queue = self._lane_rows  # (NL,) each, -1 for none
+        minutes = np.maximum(self._minutes, 1)  # (D,)
+        usable = np.append((self.fault == _NONE) & (self._minutes > 0), False)  # (D + 1,)
+        rate = np.append(self._sums / (minutes * 60.0) * 3600.0, 0.0)  # (D + 1,) veh/h
+        occ = np.append(self._occ / minutes, 0.0)  # (D + 1,) mean occupancy, %
+        q_end = np.append(np.nan_to_num(self._jam_last), 0.0) / VEHICLE_SPACING_M  # (D + 1,)
+        q_start = np.append(np.nan_to_num(self._jam_start), 0.0) / VEHICLE_SPACING_M
+        has_adv, has_stop, has_queue = usable[adv], usable[stop], usable[queue]  # (NL,) each
+        arrivals = np.maximum(
+            np.where(has_adv, rate[adv], -np.inf), np.where(has_stop, rate[stop], -np.inf)
+        )  # (NL,)
+        spill = has_adv & (occ[adv] >= self.settings.spillback_occupancy)  # (NL,)
+        growth = np.maximum(q_end[queue] - q_start[queue], 0.0) / period * 3600.0  # (NL,)
+        unserved = np.where(spill, q_end[queue] / period * 3600.0, 0.0)  # (NL,)
+        demand = np.where(
+            has_queue,
+            arrivals + growth + unserved,
+            np.where(spill, arrivals * 1.25, arrivals),  # queue beyond the loop: lean high
+        )  # (NL,)
+        known = has_adv | has_stop  # (NL,)
+        return {
+            lane: (float(v) if ok else None)
+            for lane, v, ok in zip(lanes, demand.tolist(), known.tolist())
+        }
 
     def estimate(self) -> DemandEstimate:
         """Close the period: demand per group, smoothed; reset the accumulators."""
         period = max(self._seconds, 1.0)
         a = self.settings.alpha
         demands, fallback, stale = [], [], []
+        lanes = self._lane_demands(period)
         for i, x in enumerate(self.intersections):
-            lane_cache: dict[str, float | None] = {}
             out: dict[str, float] = {}
             stale_i = []
             missing_forever = False
@@ -267,9 +323,7 @@ class DemandEstimator:
                 total = 0.0
                 known = True
                 for lane, share in zip(g.lanes, g.lane_shares):
-                    if lane not in lane_cache:
-                        lane_cache[lane] = self._lane_demand(lane, period)
-                    v = lane_cache[lane]
+                    v = lanes.get(lane)
                     if v is None:
                         known = False
                         break
@@ -277,7 +331,6 @@ class DemandEstimator:
                 prev = self._smoothed[i].get(g.id)
                 if known and math.isfinite(total):
                     value = total if prev is None else a * total + (1 - a) * prev
-                    self._ever_good[i].add(g.id)
                     out[g.id] = value
                 elif prev is not None:
                     out[g.id] = prev
@@ -289,17 +342,17 @@ class DemandEstimator:
             demands.append(out)
             fallback.append(missing_forever)
             stale.append(stale_i)
-        faulty = {d: h.faulty for d, h in self.health.items() if h.faulty is not None}
-        self._sums.clear()
-        self._minutes.clear()
-        self._occ.clear()
-        self._jam_start = dict(self._jam_last)
+        faulty = {self.ids[i]: FAULT_KINDS[self.fault[i] - 1] for i in np.flatnonzero(self.fault)}
+        self._sums[:] = 0.0
+        self._minutes[:] = 0
+        self._occ[:] = 0.0
+        self._jam_start = self._jam_last.copy()
         self._seconds = 0.0
         return DemandEstimate(demands, fallback, faulty, stale)
 
 
-def _plausible(r: Minute) -> bool:
-    vals = (r.count, r.occupancy, r.jam_length)
-    return all(isinstance(v, (int, float)) and math.isfinite(v) and v >= 0 for v in vals) and (
-        r.occupancy <= 100.0 + 1e-6
-    )
+def _number(v: object) -> float:
+    """A reading's value as a float; NaN (missing) for anything that is not a number."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return math.nan
+    return float(v)

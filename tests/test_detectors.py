@@ -170,7 +170,7 @@ def test_faulty_detector_recovers_after_plausible_readings():
     m = _minute(10, 10, 5, 5)
     m["adv_n_0"] = Minute(500, 10.0)
     est.add_minute(m)
-    assert est.health["adv_n_0"].faulty == "chattering"
+    assert est.fault_of("adv_n_0") == "chattering"
     for _ in range(3):
         est.add_minute(_minute(10, 10, 5, 5))
-    assert est.health["adv_n_0"].faulty is None
+    assert est.fault_of("adv_n_0") is None

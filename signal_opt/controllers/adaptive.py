@@ -38,13 +38,14 @@ from signal_opt.controllers.kernel import (
     bound_by,
     build_layout,
     decide_free,
+    deciding,
     needed_rows,
     new_state,
     watched_loops,
 )
 from signal_opt.controllers.signals import Mode, SignalStates
 from signal_opt.core import CoreSettings
-from signal_opt.detectors import FAULT_KINDS, DemandEstimator, Minute
+from signal_opt.detectors import FAULT_KINDS, DemandEstimator
 from signal_opt.fallback import FallbackReason, fallback
 from signal_opt.model import Intersection, Plan, check_plan
 from signal_opt.retiming import retime_network
@@ -158,20 +159,17 @@ class AdaptiveController(Controller):
     def step(self, sim: Simulation, t: float) -> float:
         layout = self.layout
         driver = self.driver
-        halting_rows, gap_rows = needed_rows(layout, driver.stage)
+        active = driver.free & (driver.stage >= 0)  # (N,)
+        decide = deciding(layout, driver.stage, driver.started, active, t)  # (N,)
+        hooked = self.signals.mode == Mode.COORDINATED  # (N,)
+        rows = needed_rows(layout, driver.stage, active, decide, hooked)
         counts, halting, gaps, passed = self.reader.read_arrays(
-            layout.zone_ids, layout.loop_ids, halting_rows, gap_rows, self._passed_rows
+            layout.zone_ids, layout.loop_ids, *rows, self._passed_rows
         )
         self._gaps, self._counts = gaps, counts
         if t + 1e-9 >= self.next_minute:
-            readings = self.reader.last_interval()
-            self.estimator.add_minute(
-                {
-                    d: Minute(r.count, r.occupancy, r.speed, r.jam_length)
-                    for d, r in readings.items()
-                },
-                self.period,
-            )
+            count, occupancy, jam = self.reader.last_interval(self.estimator.ids)  # (D,) each
+            self.estimator.add_arrays(count, occupancy, jam, self.period)
             self._faulty(frozenset(self.estimator.faulty_now()))
             self.next_minute += self.period
         if t + 1e-9 >= self.next_retime:
@@ -182,7 +180,6 @@ class AdaptiveController(Controller):
             for tls_id, pressed in self.buttons.pressed().items():
                 calls[[self._crossing_index[(tls_id, c)] for c in pressed]] = True
         snap = Snapshot(counts, halting, gaps, passed, self._zone_ok, self._loop_ok, calls)
-        active = driver.free & (driver.stage >= 0)  # (N,)
         choice, walk = decide_free(
             layout, self.state, snap, driver.stage, driver.started, active, t, self.settings.free
         )

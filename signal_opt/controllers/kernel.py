@@ -111,6 +111,9 @@ class Layout:
     """(N, L) zone number of each lane's queue zone, Z for none."""
     lane_loops: np.ndarray
     """(N, L, J) loop numbers of each lane's stop-line loops, padded with M."""
+    signal_zones: np.ndarray
+    """(N, W) every zone a signal's decision reads (its stages' zones and the zones its
+    lanes feed), padded with Z."""
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -258,6 +261,14 @@ def build_layout(
         for k, ls in enumerate(per_lane):
             lane_loops[i, k, : len(ls)] = ls
     yields = served & ~priority & priority.any(axis=1, keepdims=True)  # (N, P, L)
+    stage_zones = _padded(zones_rows, n, p, nz)  # (N, P, S)
+    fed: list[set[int]] = [set() for _ in range(n)]
+    for row, z in zip(rows, dets):
+        fed[row // (p * nl)].add(z)
+    per_signal = [sorted((set(stage_zones[i].ravel().tolist()) | fed[i]) - {nz}) for i in range(n)]
+    signal_zones = np.full((n, max(map(len, per_signal), default=0) or 1), nz, np.int64)
+    for i, zs in enumerate(per_signal):
+        signal_zones[i, : len(zs)] = zs  # (N, W)
     k2 = max((len(x.crossings) for x in intersections), default=0) or 1
     signal_crossings = np.full((n, k2), nc, dtype=np.int64)  # (N, K2)
     for i, x in enumerate(intersections):
@@ -272,7 +283,7 @@ def build_layout(
         vehicle_min=vehicle_min,
         min_green=min_green,
         holds=holds,
-        stage_zones=_padded(zones_rows, n, p, nz),
+        stage_zones=stage_zones,
         stage_loops=_padded(loops_rows, n, p, nm),
         stage_crossings=_padded(cross_rows, n, p, nc),
         signal_crossings=signal_crossings,
@@ -283,6 +294,7 @@ def build_layout(
         yields=yields,
         lane_zone=lane_zone,
         lane_loops=lane_loops,
+        signal_zones=signal_zones,
     )
 
 
@@ -378,7 +390,7 @@ def decide_free(
     _observe_discharge(layout, state, rows, cur, halting, loop_ok, np.append(snap.passed, 0.0))
 
     elapsed = t - started  # (N,)
-    below_min = elapsed + 1e-9 < layout.vehicle_min[np.arange(n), cur]  # (N,)
+    below_min = ~deciding(layout, stage, started, active, t)  # (N,)
     zones = layout.stage_zones  # (N, P, S)
     usable = zone_ok[zones]  # (N, P, S)
     has_zone = usable.any(axis=2)  # (N, P)
@@ -450,19 +462,42 @@ def _observe_discharge(
     state.passed[rows, cur[rows]] += np.where(measured, passed[loops].sum(axis=2), 0.0)
 
 
-def needed_rows(layout: Layout, stage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Which detectors' per-step values the decisions can use, given the stage each
-    signal shows (N,) (-1: intergreen): ``(zones whose standing vehicles count (R1,),
-    loops whose gaps count (R2,))``: the zones and gap-out loops of the greens showing,
-    and the zones of lanes whose discharge is learned. Vehicles on every zone always
-    count (pressure)."""
-    rows = np.flatnonzero(stage >= 0)  # (A,)
-    zones = np.zeros(len(layout.zone_ids) + 1, bool)  # (Z + 1,) the last slot is padding
-    zones[layout.stage_zones[rows, stage[rows]]] = True
-    zones[layout.lane_zone[layout.yields.any(axis=1)]] = True
-    loops = np.zeros(len(layout.loop_ids) + 1, bool)  # (M + 1,)
+def deciding(
+    layout: Layout, stage: np.ndarray, started: np.ndarray, active: np.ndarray, t: float
+) -> np.ndarray:
+    """Which ``active`` signals (N,) may change stage at ``t``: in a green (``stage``
+    (N,)) that has run its vehicle minimum since ``started`` (N,). The others keep their
+    stage whatever the detectors show."""
+    cur = np.maximum(stage, 0)  # (N,)
+    past_min = t - started + 1e-9 >= layout.vehicle_min[np.arange(len(stage)), cur]  # (N,)
+    return active & (stage >= 0) & past_min
+
+
+def needed_rows(
+    layout: Layout, stage: np.ndarray, active: np.ndarray, decide: np.ndarray, hooked: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which detectors' per-step values the decisions use, given the stage each signal
+    shows (N,) (-1: intergreen), the free signals in a green (``active`` (N,)), those of
+    them that may change stage now (``decide`` (N,), :func:`deciding`) and the signals
+    whose plan hooks read their stages' zones and current gap-out loops (``hooked``
+    (N,)). Returns ``(zones whose vehicles count (R1,), zones whose standing vehicles
+    count (R2,), loops whose gaps count (R3,))``; the values of other detectors may be
+    left 0 (they change no decision).
+
+    A deciding signal reads every zone of its stages and of the lanes they feed
+    (pressure, waits), the standing vehicles and gap-out loops of its green; every active
+    signal the standing vehicles of lanes whose discharge is learned."""
+    nz, nm = len(layout.zone_ids), len(layout.loop_ids)
+    reads = decide | hooked  # (N,)
+    standing = np.zeros(nz + 1, bool)  # (Z + 1,)
+    rows = np.flatnonzero(decide)  # (D,)
+    standing[layout.stage_zones[rows, stage[rows]]] = True
+    learned = layout.yields.any(axis=1) & active[:, None]  # (N, L)
+    standing[layout.lane_zone[learned]] = True
+    loops = np.zeros(nm + 1, bool)  # (M + 1,)
+    rows = np.flatnonzero(reads & (stage >= 0))  # (R,)
     loops[layout.stage_loops[rows, stage[rows]]] = True
-    return np.flatnonzero(zones[:-1]), np.flatnonzero(loops[:-1])
+    return zones_of(layout, reads), np.flatnonzero(standing[:-1]), np.flatnonzero(loops[:-1])
 
 
 def watched_loops(layout: Layout) -> np.ndarray:
@@ -472,16 +507,32 @@ def watched_loops(layout: Layout) -> np.ndarray:
     return np.unique(loops[loops < len(layout.loop_ids)])
 
 
+def past_hold(stage: np.ndarray, elapsed: np.ndarray, holds: np.ndarray) -> np.ndarray:
+    """Which signals (N,) max-pressure decides for: in a green (``stage`` (N,) >= 0) that
+    has run its hold slot (``elapsed`` (N,) s, ``holds`` (N, P) s)."""
+    cur = np.maximum(stage, 0)  # (N,)
+    return (stage >= 0) & (elapsed >= holds[np.arange(len(stage)), cur])
+
+
+def zones_of(layout: Layout, signals: np.ndarray) -> np.ndarray:
+    """The zones (R,) the decisions of ``signals`` (N,) bool read (pressure, waits)."""
+    zones = np.zeros(len(layout.zone_ids) + 1, bool)  # (Z + 1,) the last slot is padding
+    zones[layout.signal_zones[signals]] = True
+    return np.flatnonzero(zones[:-1])
+
+
 def decide_max_pressure(
     layout: Layout, counts: np.ndarray, stage: np.ndarray, elapsed: np.ndarray, holds: np.ndarray
 ) -> np.ndarray:
     """Varaiya's max-pressure: each signal in a green past its hold slot (``stage`` (N,)
-    >= 0, ``elapsed`` (N,) s, ``holds`` (N, P) s) takes the stage of highest pressure if
-    strictly above its own; returns the stage requested (N,), -1 where none is due."""
+    >= 0, ``elapsed`` (N,) s, ``holds`` (N, P) s, :func:`past_hold`) takes the stage of
+    highest pressure if strictly above its own; returns the stage requested (N,), -1 where
+    none is due. ``counts`` (Z,) need only hold the zones of the signals due
+    (:func:`zones_of`)."""
     n = len(stage)
     cur = np.maximum(stage, 0)  # (N,)
     pick = np.arange(n)
-    due = (stage >= 0) & (elapsed >= holds[pick, cur])  # (N,)
+    due = past_hold(stage, elapsed, holds)  # (N,)
     press = pressure(layout, counts)  # (N, P)
     press = np.where(layout.valid, press, -np.inf)
     best = press.argmax(axis=1)  # (N,)

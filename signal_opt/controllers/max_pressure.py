@@ -29,6 +29,8 @@ from signal_opt.controllers.kernel import (
     build_layout,
     decide_max_pressure,
     incoming_lanes,
+    past_hold,
+    zones_of,
 )
 from signal_opt.model import Intersection
 
@@ -142,9 +144,9 @@ class MaxPressureController(Controller):
         self._next = t + self.decision_interval
         assert sim.reader is not None and sim.driver is not None
         driver = sim.driver
-        counts = sim.reader.queue_counts(self.layout.zone_ids)  # (Z,)
-        choice = decide_max_pressure(
-            self.layout, counts, driver.stage, t - driver.started, self.holds
-        )
+        elapsed = t - driver.started  # (N,)
+        due = past_hold(driver.stage, elapsed, self.holds)  # (N,)
+        counts = sim.reader.queue_counts(self.layout.zone_ids, zones_of(self.layout, due))  # (Z,)
+        choice = decide_max_pressure(self.layout, counts, driver.stage, elapsed, self.holds)
         driver.request_stages(choice, self._walk, np.flatnonzero(choice >= 0))
         return self._next

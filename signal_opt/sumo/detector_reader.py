@@ -9,23 +9,9 @@ interval.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import traci.constants as tc
-
-
-@dataclass(frozen=True)
-class Reading:
-    """One detector's values over the last completed interval."""
-
-    count: float
-    occupancy: float
-    """Percent of the interval the detector was occupied (0-100)."""
-    speed: float
-    """Mean speed m/s, -1 when no vehicle passed."""
-    jam_length: float = 0.0
-    """Longest queue seen in the interval, metres (queue zones only)."""
 
 
 class DetectorReader:
@@ -58,9 +44,7 @@ class DetectorReader:
         self.e2 = [s.id for s in self.specs if s.kind == "queue"]
         self.per_step = per_step
         self.intervals = intervals
-        self.in_process = getattr(
-            conn, "IN_PROCESS", getattr(conn, "__name__", "") == "libsumo"
-        )
+        self.in_process = getattr(conn, "IN_PROCESS", getattr(conn, "__name__", "") == "libsumo")
         """Read with one getter per detector (libsumo, or a fake that says so)."""
         # Subscriptions carry only what is needed every step (SUMO builds their results
         # at each step); interval aggregates are read once per interval, in last_interval.
@@ -80,12 +64,11 @@ class DetectorReader:
         self._ids: dict[int, np.ndarray] = {}
         """Detector ids as object arrays, to index by rows (by the id of the caller's tuple)."""
 
-    def queue_counts(self, zone_ids: Sequence[str]) -> np.ndarray:
+    def queue_counts(self, zone_ids: Sequence[str], rows: np.ndarray | None = None) -> np.ndarray:
         """Vehicles now on each queue zone (Z,), in the order of ``zone_ids`` (needs
-        ``per_step``)."""
+        ``per_step``); only the zones ``rows`` (None: all) in process, the others 0."""
         if self.in_process:
-            get = self._getter("lanearea", "getLastStepVehicleNumber")
-            return np.fromiter(map(get, zone_ids), float, len(zone_ids))
+            return self._some(self._getter("lanearea", "getLastStepVehicleNumber"), zone_ids, rows)
         res = self.conn.lanearea.getAllSubscriptionResults()
         number = tc.LAST_STEP_VEHICLE_NUMBER
         return np.fromiter((res[d][number] for d in zone_ids), float, len(zone_ids))
@@ -94,6 +77,7 @@ class DetectorReader:
         self,
         zone_ids: Sequence[str],
         loop_ids: Sequence[str],
+        count_rows: np.ndarray | None = None,
         halting_rows: np.ndarray | None = None,
         gap_rows: np.ndarray | None = None,
         passed_rows: np.ndarray | None = None,
@@ -101,8 +85,9 @@ class DetectorReader:
         """Every per-step value in the order of ``zone_ids`` (Z,) and ``loop_ids`` (M,):
         ``(counts (Z,), halting (Z,), gaps (M,), passed (M,))`` (needs ``gaps``).
 
-        ``*_rows`` (index arrays; None: all) say which zones' standing vehicles, which
-        loops' gaps and which loops' passages the caller will use this step; the others
+        ``*_rows`` (index arrays; None: all) say which zones' vehicles, which zones'
+        standing vehicles, which loops' gaps and which loops' passages the caller will use
+        this step; the others
         may be left 0 (in process they are not read). ``passed_rows`` must be the same at
         every step: passages come from the count of each loop's current period, which
         restarts with every period. A vehicle counts when it reaches the loop (SUMO's
@@ -113,9 +98,7 @@ class DetectorReader:
         e1, e2 = self.conn.inductionloop, self.conn.lanearea
         if self.in_process:
             get = self._getter
-            counts = np.fromiter(
-                map(get("lanearea", "getLastStepVehicleNumber"), zone_ids), float, nz
-            )
+            counts = self._some(get("lanearea", "getLastStepVehicleNumber"), zone_ids, count_rows)
             halting = self._some(
                 get("lanearea", "getLastStepHaltingNumber"), zone_ids, halting_rows
             )
@@ -154,32 +137,34 @@ class DetectorReader:
         out[rows] = np.fromiter(map(get, arr[rows]), float, len(rows))
         return out
 
-    def last_interval(self) -> dict[str, Reading]:
-        """Every detector's last completed interval, by detector id (needs ``intervals``)."""
+    def last_interval(self, ids: Sequence[str]) -> np.ndarray:
+        """Every detector's last completed interval (3, D), in the order of ``ids`` (D,):
+        vehicles counted, percent of the time occupied, longest queue in metres (0 for
+        loops); NaN for a detector this reader does not read (needs ``intervals``)."""
+        out = np.full((3, len(ids)), np.nan)  # (3, D)
         if not self.intervals:
-            return {}
-        e1, e2 = self.conn.inductionloop, self.conn.lanearea
-        out: dict[str, Reading] = {}
-        for det in self.e1:
-            out[det] = Reading(
-                float(e1.getLastIntervalVehicleNumber(det)),
-                _occupancy(e1.getLastIntervalOccupancy(det)),
-                float(e1.getLastIntervalMeanSpeed(det)),
+            return out
+        loops, zones = set(self.e1), set(self.e2)
+        get = self._getter
+        for domain, mine, has_jam in (("inductionloop", loops, False), ("lanearea", zones, True)):
+            rows = np.array([i for i, d in enumerate(ids) if d in mine], dtype=np.int64)  # (R,)
+            if not rows.size:
+                continue
+            arr = np.asarray(ids, dtype=object)[rows]
+            n = len(rows)
+            out[0, rows] = np.fromiter(
+                map(get(domain, "getLastIntervalVehicleNumber"), arr), float, n
             )
-        for det in self.e2:
-            out[det] = Reading(
-                float(e2.getLastIntervalVehicleNumber(det)),
-                _occupancy(e2.getLastIntervalOccupancy(det)),
-                float(e2.getLastIntervalMeanSpeed(det)),
-                float(e2.getLastIntervalMaxJamLengthInMeters(det)),
+            occupancy = np.fromiter(map(get(domain, "getLastIntervalOccupancy"), arr), float, n)
+            # SUMO's interval occupancy of a loop can come out slightly negative when a
+            # vehicle straddles the interval boundary; a real loop reports 0 there.
+            out[1, rows] = np.clip(occupancy, 0.0, 100.0)
+            out[2, rows] = (
+                np.fromiter(map(get(domain, "getLastIntervalMaxJamLengthInMeters"), arr), float, n)
+                if has_jam
+                else 0.0
             )
         return out
-
-
-def _occupancy(value: float) -> float:
-    """SUMO's interval occupancy of an induction loop can come out slightly negative when a
-    vehicle straddles the interval boundary; a real loop reports 0 there."""
-    return min(max(float(value), 0.0), 100.0)
 
 
 def served_lane(spec) -> str:

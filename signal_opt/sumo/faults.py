@@ -12,13 +12,15 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from signal_opt.sumo.detector_reader import DetectorReader, Reading
+from signal_opt.sumo.detector_reader import DetectorReader
 
 FAULT_READINGS = {
-    "stuck_on": Reading(0.0, 100.0, -1.0),
-    "stuck_off": Reading(0.0, 0.0, -1.0),
-    "chattering": Reading(400.0, 50.0, 5.0),
+    "stuck_on": (0.0, 100.0, 0.0),
+    "stuck_off": (0.0, 0.0, 0.0),
+    "chattering": (400.0, 50.0, 0.0),
+    "missing": (np.nan, np.nan, np.nan),
 }
+"""What a faulty detector reports over an interval: (vehicles, occupancy %, queue m)."""
 
 
 class FaultyReader(DetectorReader):
@@ -38,24 +40,24 @@ class FaultyReader(DetectorReader):
         rng: np.random.Generator | None = None,
     ) -> None:
         super().__init__(conn, specs, per_step, intervals, gaps)
-        unknown = {k for k in (faults or {}).values() if k not in (*FAULT_READINGS, "missing")}
+        unknown = {k for k in (faults or {}).values() if k not in FAULT_READINGS}
         if unknown:
             raise ValueError(f"unknown detector fault kind(s): {', '.join(sorted(unknown))}")
         self.faults = dict(faults or {})
         self.dropout = dropout
         self.rng = rng or np.random.default_rng(0)
 
-    def last_interval(self) -> dict[str, Reading]:
-        out = super().last_interval()
-        for det, kind in self.faults.items():
-            if kind == "missing":
-                out.pop(det, None)
-            else:
-                out[det] = FAULT_READINGS[kind]
+    def last_interval(self, ids: Sequence[str]) -> np.ndarray:
+        out = super().last_interval(ids)  # (3, D)
+        faulted = np.zeros(len(ids), bool)  # (D,)
+        for i, det in enumerate(ids):
+            kind = self.faults.get(det)
+            if kind is not None:
+                out[:, i] = FAULT_READINGS[kind]
+                faulted[i] = True
         if self.dropout > 0:
-            ids = sorted(d for d in out if d not in self.faults)
-            drop = self.rng.random(len(ids)) < self.dropout
-            for det, gone in zip(ids, drop):
-                if gone:
-                    del out[det]
+            order = np.argsort(np.asarray(ids, dtype=object))  # draws by detector id
+            drop = np.zeros(len(ids), bool)
+            drop[order] = self.rng.random(len(ids)) < self.dropout
+            out[:, drop & ~faulted] = np.nan
         return out

@@ -47,9 +47,7 @@ class RunMetrics:
 
 
 FIGURES = tuple(
-    f.name
-    for f in fields(RunMetrics)
-    if f.type in ("int", "float") and f.name != "control_wall_s"
+    f.name for f in fields(RunMetrics) if f.type in ("int", "float") and f.name != "control_wall_s"
 )
 """The figures of :class:`RunMetrics` that tables and sweeps carry, in order (every
 numeric field but ``control_wall_s``)."""

@@ -34,6 +34,8 @@ class ReadEveryStep(Controller):
         self.own = np.zeros(len(self.loops))
         self.periods = self.steps_with_queue = 0
         self.rows: list[np.ndarray] = []
+        self.ids = [s.id for s in sim.ctx.detectors]
+        self.intervals: list[np.ndarray] = []
 
     def step(self, sim, t):
         counts, halting, gaps, passed = self.reader.read_arrays(self.zones, self.loops)
@@ -43,8 +45,9 @@ class ReadEveryStep(Controller):
         self.steps_with_queue += bool(halting.any())
         self.rows.append(np.concatenate([counts, halting, gaps, passed]))
         if t + 1e-9 >= self.next_close:
-            readings = self.reader.last_interval()
-            self.own += [readings[d].count for d in self.loops]
+            every = self.reader.last_interval(self.ids)  # (3, D)
+            self.intervals.append(every)
+            self.own += self.reader.last_interval(self.loops)[0]
             assert np.abs(self.summed - self.own).max() <= 1, t
             self.periods += 1
             self.next_close += self.period
@@ -75,3 +78,7 @@ def test_getters_and_subscriptions_read_the_same_values(readings):
     a, b = np.array(readings["libsumo"].rows), np.array(readings["traci"].rows)
     assert a.shape == b.shape and a.shape[0] >= 899
     assert (a == b).all()
+    a, b = np.array(readings["libsumo"].intervals), np.array(readings["traci"].intervals)
+    assert a.shape == b.shape and a.shape[0] >= 14
+    assert np.isfinite(a).all() and (a == b).all()  # every detector read, the same values
+    assert ((a[:, 1] >= 0) & (a[:, 1] <= 100)).all() and a[:, 2].max() > 0  # queues seen
