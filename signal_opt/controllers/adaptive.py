@@ -162,9 +162,9 @@ class AdaptiveController(Controller):
         active = driver.free & (driver.stage >= 0)  # (N,)
         decide = deciding(layout, driver.stage, driver.started, active, t)  # (N,)
         hooked = self.signals.mode == Mode.COORDINATED  # (N,)
-        rows = needed_rows(layout, driver.stage, active, decide, hooked)
+        needed = needed_rows(layout, driver.stage, active, decide, hooked)
         counts, halting, gaps, passed = self.reader.read_arrays(
-            layout.zone_ids, layout.loop_ids, *rows, self._passed_rows
+            layout.zone_ids, layout.loop_ids, *needed, self._passed_rows
         )
         self._gaps, self._counts = gaps, counts
         if t + 1e-9 >= self.next_minute:

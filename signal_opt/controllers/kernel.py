@@ -262,10 +262,12 @@ def build_layout(
             lane_loops[i, k, : len(ls)] = ls
     yields = served & ~priority & priority.any(axis=1, keepdims=True)  # (N, P, L)
     stage_zones = _padded(zones_rows, n, p, nz)  # (N, P, S)
-    fed: list[set[int]] = [set() for _ in range(n)]
+    fed_zones: list[set[int]] = [set() for _ in range(n)]
     for row, z in zip(rows, dets):
-        fed[row // (p * nl)].add(z)
-    per_signal = [sorted((set(stage_zones[i].ravel().tolist()) | fed[i]) - {nz}) for i in range(n)]
+        fed_zones[row // (p * nl)].add(z)
+    per_signal = [
+        sorted((set(stage_zones[i].ravel().tolist()) | fed_zones[i]) - {nz}) for i in range(n)
+    ]
     signal_zones = np.full((n, max(map(len, per_signal), default=0) or 1), nz, np.int64)
     for i, zs in enumerate(per_signal):
         signal_zones[i, : len(zs)] = zs  # (N, W)
