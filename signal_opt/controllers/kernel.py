@@ -111,6 +111,10 @@ class Layout:
     """(N, L) zone number of each lane's queue zone, Z for none."""
     lane_loops: np.ndarray
     """(N, L, J) loop numbers of each lane's stop-line loops, padded with M."""
+    learned: np.ndarray
+    """(N, L) bool: the lane's discharge is learned (a stage gives it a yielding green)."""
+    learning: np.ndarray
+    """(N,) bool: the signal has a lane whose discharge is learned."""
     signal_zones: np.ndarray
     """(N, W) every zone a signal's decision reads (its stages' zones and the zones its
     lanes feed), padded with Z."""
@@ -296,6 +300,8 @@ def build_layout(
         yields=yields,
         lane_zone=lane_zone,
         lane_loops=lane_loops,
+        learned=yields.any(axis=1),
+        learning=yields.any(axis=(1, 2)),
         signal_zones=signal_zones,
     )
 
@@ -348,14 +354,17 @@ def pressure(layout: Layout, counts: np.ndarray, rates: np.ndarray | None = None
 def rates(layout: Layout, state: KernelState, settings: FreeSettings) -> np.ndarray:
     """Each stage's service rate of each lane (N, P, L): for a yielding green, its learned
     discharge relative to the best stage for that lane; 1 for every other served lane."""
-    served = layout.served.astype(float)  # (N, P, L)
-    if not settings.learn_rates:
-        return served
+    out = layout.served.astype(float)  # (N, P, L)
+    r = np.flatnonzero(layout.learning)  # (R,) only signals with a yielding green differ
+    if not settings.learn_rates or not r.size:
+        return out
     n0 = PRIOR_SECONDS
-    rate = (state.passed + PRIOR_RATE * n0) / (state.seconds + n0) * served  # (N, P, L)
-    best = rate.max(axis=1, keepdims=True)  # (N, 1, L)
+    served = out[r]  # (R, P, L)
+    rate = (state.passed[r] + PRIOR_RATE * n0) / (state.seconds[r] + n0) * served  # (R, P, L)
+    best = rate.max(axis=1, keepdims=True)  # (R, 1, L)
     rel = np.divide(rate, best, out=np.zeros_like(rate), where=best > 0)
-    return np.where(layout.yields, rel, served)
+    out[r] = np.where(layout.yields[r], rel, served)
+    return out
 
 
 def decide_free(
@@ -453,7 +462,10 @@ def _observe_discharge(
     """One step of green of each active signal's stage: on each lane the stage serves
     with a yielding green somewhere, a second with a queue standing and the vehicles over
     its stop-line loops (a lane missing a usable zone or loop is not measured)."""
-    watched = layout.served[rows, cur[rows]] & layout.yields[rows].any(axis=1)  # (A, L)
+    rows = rows[layout.learning[rows]]  # (A,) only signals with a yielding green
+    if not rows.size:
+        return
+    watched = layout.served[rows, cur[rows]] & layout.learned[rows]  # (A, L)
     zone = layout.lane_zone[rows]  # (A, L)
     loops = layout.lane_loops[rows]  # (A, L, J)
     nm = len(layout.loop_ids)
@@ -494,7 +506,7 @@ def needed_rows(
     standing = np.zeros(nz + 1, bool)  # (Z + 1,)
     rows = np.flatnonzero(decide)  # (D,)
     standing[layout.stage_zones[rows, stage[rows]]] = True
-    learned = layout.yields.any(axis=1) & active[:, None]  # (N, L)
+    learned = layout.learned & active[:, None]  # (N, L)
     standing[layout.lane_zone[learned]] = True
     loops = np.zeros(nm + 1, bool)  # (M + 1,)
     rows = np.flatnonzero(reads & (stage >= 0))  # (R,)
@@ -505,7 +517,7 @@ def needed_rows(
 def watched_loops(layout: Layout) -> np.ndarray:
     """Stop-line loops whose passages the discharge of yielding lanes is learned from
     (R,): the same at every step."""
-    loops = layout.lane_loops[layout.yields.any(axis=1)].ravel()
+    loops = layout.lane_loops[layout.learned].ravel()
     return np.unique(loops[loops < len(layout.loop_ids)])
 
 
