@@ -300,8 +300,8 @@ def build_layout(
         yields=yields,
         lane_zone=lane_zone,
         lane_loops=lane_loops,
-        learned=yields.any(axis=1),
-        learning=yields.any(axis=(1, 2)),
+        learned=np.asarray(yields.any(axis=1)),
+        learning=np.asarray(yields.any(axis=(1, 2))),
         signal_zones=signal_zones,
     )
 
