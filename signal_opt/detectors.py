@@ -68,7 +68,7 @@ class DetectorInfo:
     """What the estimator needs to know of a detector (mirrors ``DetectorSpec``)."""
 
     id: str
-    kind: str  # "stopline" | "advance" | "queue"
+    kind: str  # "stopline" | "advance" | "queue" | "exit"
     lane: str
     length: float = 0.0
     upstream: bool = False

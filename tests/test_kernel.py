@@ -37,19 +37,27 @@ def intersections(turn_lane_scenario) -> list[Intersection]:
 
 def _detectors(xs: list[Intersection], rng: np.random.Generator):
     """Queue zones and stop-line loops per incoming lane: some lanes have none, some two
-    loops, some two zones (the last one is the lane's pressure zone)."""
+    loops, some two zones (the last one is the lane's pressure zone); exit zones of 8-40 m
+    on most lanes leaving a signal."""
     zones: dict[str, list[str]] = {}
     loops: dict[str, list[str]] = {}
+    exits: dict[str, list[str]] = {}
+    length: dict[str, float] = {}
+    for lane in sorted({lk.to_lane for x in xs for lk in x.links if not lk.is_crossing}):
+        if rng.random() > 0.1:
+            exits[lane] = [f"x:{lane}"]
+            length[f"x:{lane}"] = float(rng.uniform(8.0, 40.0))
     lanes = sorted({lk.from_lane for x in xs for lk in x.links if not lk.is_crossing})
     lanes += sorted({lk.to_lane for x in xs for lk in x.links if not lk.is_crossing})
     for lane in dict.fromkeys(lanes):
         r = rng.random()
         if r > 0.08:
             zones[lane] = [f"z:{lane}"] + ([f"z2:{lane}"] if r > 0.95 else [])
+            length.update({d: float(rng.uniform(20.0, 120.0)) for d in zones[lane]})
         r = rng.random()
         if r > 0.08:
             loops[lane] = [f"l:{lane}"] + ([f"l2:{lane}"] if r > 0.9 else [])
-    return zones, loops
+    return zones, loops, exits, length
 
 
 def _reference_reading(layout, snap) -> StepReading:
@@ -64,16 +72,23 @@ def _reference_reading(layout, snap) -> StepReading:
     )
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_kernel_agrees_with_the_reference_on_random_snapshots(intersections, seed):
+@pytest.mark.parametrize(
+    ("seed", "settings"),
+    [
+        (0, FreeSettings()),
+        (1, FreeSettings()),
+        (2, FreeSettings(saturated_share=0.5, exit_blocking=False)),
+        (3, FreeSettings(saturated_share=0.01, saturated_density=0.3, exit_blocking=True)),
+    ],
+)
+def test_kernel_agrees_with_the_reference_on_random_snapshots(intersections, seed, settings):
     rng = np.random.default_rng(seed)
-    settings = FreeSettings()
-    zones, loops = _detectors(intersections, rng)
+    zones, loops, exits, length = _detectors(intersections, rng)
     t = 1000.0
-    layout = kernel.build_layout(intersections, zones, loops, settings)
+    layout = kernel.build_layout(intersections, zones, loops, settings, exits, length)
     plans = [x.base_plan() for x in intersections]
     state = kernel.new_state(layout, plans, settings, t)
-    refs = reference_signals(intersections, zones, loops, settings, t)
+    refs = reference_signals(intersections, zones, loops, settings, t, exits, length)
     n, _p, _ = layout.shape
     n_zone, n_loop, n_cross = len(layout.zone_ids), len(layout.loop_ids), len(layout.crossing_ids)
     decisions = differing = walks = switches = 0
@@ -123,7 +138,8 @@ def test_kernel_agrees_with_the_reference_on_random_snapshots(intersections, see
     assert differing == 0, f"{differing} of {decisions} decisions differ"
     assert decisions > 10_000
     # the snapshots exercised the rules: switches, walks and learned discharge all happen
-    assert switches > 500 and walks > 50
+    # (holding saturated greens leaves fewer switches)
+    assert switches > (200 if settings.saturated_share else 500) and walks > 50
     assert state.seconds[layout.yields].sum() > 0
 
 
@@ -131,7 +147,7 @@ def test_max_pressure_kernel_agrees_with_the_reference(intersections):
     from signal_opt.controllers.max_pressure import pressure_of
 
     rng = np.random.default_rng(3)
-    zones, loops = _detectors(intersections, rng)
+    zones, loops, _exits, _length = _detectors(intersections, rng)
     layout = kernel.build_layout(intersections, zones, loops, FreeSettings())
     n, p, _ = layout.shape
     holds = np.full((n, p), np.inf)
@@ -225,3 +241,26 @@ def test_kernel_agrees_with_the_reference_in_a_simulation(
     run(sc, ctl, tmp_path, progress=False)
     assert tally["decisions"] > 1000
     assert tally["differing"] == 0, tally
+
+
+def test_a_full_exit_zone_blocks_the_lanes_feeding_it(intersections):
+    """Vehicles standing over a whole exit zone take the pressure of every lane it serves
+    away; half full, half; empty exits leave pressure as it was."""
+    zones, loops, exits, length = _detectors(intersections, np.random.default_rng(5))
+    layout = kernel.build_layout(intersections, zones, loops, FreeSettings(), exits, length)
+    nz = len(layout.zone_ids)
+    is_exit = np.array([d.startswith("x:") for d in layout.zone_ids])
+    counts = np.where(is_exit, 0.0, 6.0)
+    free = kernel.pressure(layout, counts)  # (N, P)
+    assert (free > 0).any()
+    open_all = kernel.open_share(layout, np.zeros(nz))
+    assert np.array_equal(kernel.pressure(layout, counts, open_all), free)
+    full = np.where(is_exit, layout.capacity[:nz], 0.0)
+    blocked = kernel.pressure(layout, counts, kernel.open_share(layout, full))
+    # a lane all of whose exits have a zone is blocked outright; the rest keep a share
+    fed_by_exit = np.zeros(layout.served.size)
+    np.add.at(fed_by_exit, layout.exit_row, layout.exit_share)
+    whole = (np.isclose(fed_by_exit, 1.0).reshape(layout.served.shape) | ~layout.served).all(2)
+    assert (blocked[whole] == 0).all() and whole.sum() > 10
+    half = kernel.pressure(layout, counts, kernel.open_share(layout, full / 2))
+    assert np.allclose(half[whole], free[whole] / 2, atol=1e-8)

@@ -46,7 +46,7 @@ import numpy as np
 from signal_opt.controllers.discharge import Discharge, discharge_of
 from signal_opt.controllers.kernel import FreeSettings
 from signal_opt.controllers.max_pressure import Pressure, pressure_of
-from signal_opt.detectors import StepReading
+from signal_opt.detectors import VEHICLE_SPACING_M, StepReading
 from signal_opt.model import GREEN_STATES, Intersection, Plan
 
 
@@ -74,6 +74,8 @@ class FreeSignal:
     """When the button of each crossing now called was first seen pressed."""
     discharge: Discharge | None = None
     """Service rate per stage and lane, from the stop-line loops (None: not learned)."""
+    capacity: Mapping[str, float] = field(default_factory=dict)
+    """Vehicles each queue and exit zone holds standing."""
 
     def bound_by(self, plan: Plan, settings: FreeSettings) -> None:
         """Take the bounds of a (re)timed plan."""
@@ -150,6 +152,9 @@ def _choose(
     rates = None
     if settings.learn_rates and sig.discharge is not None and sig.discharge.yields.any():
         rates = sig.discharge.rates()
+    if settings.exit_blocking and sig.pressure.exits is not None:
+        share = sig.pressure.open_share(seen.halting, sig.capacity)
+        rates = share if rates is None else rates * share
     pressure = sig.pressure.of(counts, rates)
     ped = {k: _ped_waited(sig, k, t) for k in others}
     overdue = [k for k in others if ped[k] >= settings.max_ped_wait]
@@ -166,6 +171,13 @@ def _choose(
     )
     maxed = elapsed >= sig.max_greens[stage]
     pushed = elapsed >= sig.holds[stage] and pressure[best] > pressure[stage]
+    if pushed and settings.saturated_share > 0 and loops:
+        busy = sum(1 for d in loops if gaps[d] < settings.gap)
+        zones = [d for d in sig.queues[stage] if d in counts]
+        held = sum(counts[d] for d in zones)
+        room = sum(sig.capacity[d] for d in zones)
+        saturated = busy >= settings.saturated_share * len(loops)
+        pushed = not (saturated and held >= settings.saturated_density * room)
     if pushed and settings.keep_moving:
         standing = seen.halting
         moving = sum(counts[d] - standing.get(d, 0) for d in sig.queues[stage] if d in counts)
@@ -207,10 +219,13 @@ def reference_signals(
     stop_loops: Mapping[str, Sequence[str]],
     settings: FreeSettings,
     t: float,
+    exit_zones: Mapping[str, Sequence[str]] | None = None,
+    zone_length: Mapping[str, float] | None = None,
 ) -> list[FreeSignal]:
     """The plain-Python :class:`FreeSignal` of every intersection, from the same lane maps
     :func:`signal_opt.controllers.kernel.build_layout` takes (for tests of the kernel)."""
     zone_of = {lane: zones[-1] for lane, zones in queue_zones.items() if zones}
+    exit_of = {lane: zones[-1] for lane, zones in (exit_zones or {}).items() if zones}
     out = []
     for x in intersections:
         loops, queues = [], []
@@ -226,7 +241,12 @@ def reference_signals(
             )
             loops.append([d for ln in (priority or lanes) for d in stop_loops.get(ln, ())])
             queues.append([d for ln in lanes for d in queue_zones.get(ln, ())])
-        pressure = pressure_of(x, zone_of)
+        pressure = pressure_of(x, zone_of, exit_of)
         discharge = discharge_of(x, zone_of, stop_loops)
-        out.append(free_signal(x, pressure, loops, queues, settings, t, discharge))
+        sig = free_signal(x, pressure, loops, queues, settings, t, discharge)
+        sig.capacity = {
+            d: max((zone_length or {}).get(d, VEHICLE_SPACING_M) / VEHICLE_SPACING_M, 1.0)
+            for d in [*pressure.exit_detectors, *(d for zs in queues for d in zs)]
+        }
+        out.append(sig)
     return out

@@ -117,6 +117,8 @@ class AdaptiveController(Controller):
             ctx.lane_detectors("queue"),
             ctx.lane_detectors("stopline"),
             self.settings.free,
+            ctx.lane_detectors("exit"),
+            {s.id: s.length for s in ctx.detectors if s.kind in ("queue", "exit")},
         )
         self._zone_index = {d: i for i, d in enumerate(self.layout.zone_ids)}
         self._loop_index = {d: i for i, d in enumerate(self.layout.loop_ids)}

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from signal_opt.detectors import VEHICLE_SPACING_M
 from signal_opt.model import GREEN_STATES, Intersection, Plan
 
 PRESSURE_DECIMALS = 9
@@ -62,6 +63,19 @@ class FreeSettings:
     learn_rates: bool = True
     """Weigh each lane's pressure by how fast each stage is measured to serve it
     (:mod:`signal_opt.controllers.discharge`)."""
+    saturated_share: float = 0.0
+    """A green still discharging at saturation is not ended by pressure: while at least
+    this share of its usable gap-out loops has seen a vehicle within ``gap`` s (0: off).
+    Pressure from queue zones drops as a long queue starts to move (moving vehicles are
+    spaced wider than standing ones) although the green serves it at full rate; ending
+    it then wastes an intergreen of capacity, which congestion cannot spare."""
+    saturated_density: float = 0.0
+    """...and while its queue zones hold at least this share of the vehicles they hold
+    standing (a dense queue moving up, not a few arrivals passing)."""
+    exit_blocking: bool = False
+    """Weigh each lane's pressure by the share of its exits not blocked: vehicles standing
+    in the exit zone just past the junction (the next link's queue reaches back to it)
+    leave no room, and a green into a blocked exit serves nobody."""
 
 
 def incoming_lanes(x: Intersection) -> list[str]:
@@ -115,6 +129,16 @@ class Layout:
     """(N, L) bool: the lane's discharge is learned (a stage gives it a yielding green)."""
     learning: np.ndarray
     """(N,) bool: the signal has a lane whose discharge is learned."""
+    exit_row: np.ndarray
+    """(E,) flat index into (N, P, L) of each lane's exit a stage serves it into."""
+    exit_zone: np.ndarray
+    """(E,) zone number of that exit's exit zone."""
+    exit_share: np.ndarray
+    """(E,) share of the lane's traffic the exit takes in that stage (1/k of k exits)."""
+    capacity: np.ndarray
+    """(Z + 1,) vehicles each zone holds standing (the padding slot: infinite)."""
+    signal_exits: np.ndarray
+    """(N, X) exit zones of each signal, padded with Z."""
     signal_zones: np.ndarray
     """(N, W) every zone a signal's decision reads (its stages' zones and the zones its
     lanes feed), padded with Z."""
@@ -178,11 +202,17 @@ def build_layout(
     queue_zones: Mapping[str, Sequence[str]],
     stop_loops: Mapping[str, Sequence[str]],
     settings: FreeSettings,
+    exit_zones: Mapping[str, Sequence[str]] | None = None,
+    zone_length: Mapping[str, float] | None = None,
 ) -> Layout:
     """The layout of ``intersections``; ``queue_zones`` / ``stop_loops`` map an incoming
     lane to its queue zones / stop-line loops (the last queue zone of a lane is the one
-    pressure reads)."""
-    zone_ids = sorted({d for ds in queue_zones.values() for d in ds})
+    pressure reads), ``exit_zones`` a lane leaving a signal to its exit zones (the last
+    one counts), ``zone_length`` a zone to its length in metres (what it holds standing:
+    one vehicle per :data:`VEHICLE_SPACING_M`)."""
+    exit_zones = exit_zones or {}
+    zone_length = zone_length or {}
+    zone_ids = sorted({d for ds in (*queue_zones.values(), *exit_zones.values()) for d in ds})
     loop_ids = sorted({d for ds in stop_loops.values() for d in ds})
     zi = {d: i for i, d in enumerate(zone_ids)}
     li = {d: i for i, d in enumerate(loop_ids)}
@@ -206,6 +236,10 @@ def build_layout(
     rows: list[int] = []
     dets: list[int] = []
     coefs: list[float] = []
+    exit_rows: list[int] = []
+    exit_dets: list[int] = []
+    exit_shares: list[float] = []
+    exits_of: list[list[int]] = []
     for i, x in enumerate(intersections):
         lanes = lanes_of[i]
         lane_i = {ln: k for k, ln in enumerate(lanes)}
@@ -256,6 +290,14 @@ def build_layout(
                     rows.append(row)
                     dets.append(z)
                     coefs.append(c)
+                for out in outs:
+                    gone = exit_zones.get(out, ())
+                    if gone:
+                        exit_rows.append(row)
+                        exit_dets.append(zi[gone[-1]])
+                        exit_shares.append(1.0 / len(outs))
+        outs_i = sorted({lk.to_lane for lk in x.links if not lk.is_crossing})
+        exits_of.append([zi[exit_zones[o][-1]] for o in outs_i if exit_zones.get(o)])
         zones_rows.append(sz)
         loops_rows.append(sl)
         cross_rows.append(sc)
@@ -275,6 +317,13 @@ def build_layout(
     signal_zones = np.full((n, max(map(len, per_signal), default=0) or 1), nz, np.int64)
     for i, zs in enumerate(per_signal):
         signal_zones[i, : len(zs)] = zs  # (N, W)
+    signal_exits = np.full((n, max(map(len, exits_of), default=0) or 1), nz, np.int64)
+    for i, xs in enumerate(exits_of):
+        signal_exits[i, : len(xs)] = xs  # (N, X)
+    capacity = np.array(
+        [max(zone_length.get(d, VEHICLE_SPACING_M) / VEHICLE_SPACING_M, 1.0) for d in zone_ids]
+        + [np.inf]
+    )  # (Z + 1,)
     k2 = max((len(x.crossings) for x in intersections), default=0) or 1
     signal_crossings = np.full((n, k2), nc, dtype=np.int64)  # (N, K2)
     for i, x in enumerate(intersections):
@@ -302,6 +351,11 @@ def build_layout(
         lane_loops=lane_loops,
         learned=np.asarray(yields.any(axis=1)),
         learning=np.asarray(yields.any(axis=(1, 2))),
+        exit_row=np.array(exit_rows, dtype=np.int64),
+        exit_zone=np.array(exit_dets, dtype=np.int64),
+        exit_share=np.array(exit_shares, dtype=float),
+        capacity=capacity,
+        signal_exits=signal_exits,
         signal_zones=signal_zones,
     )
 
@@ -367,6 +421,18 @@ def rates(layout: Layout, state: KernelState, settings: FreeSettings) -> np.ndar
     return out
 
 
+def open_share(layout: Layout, halting: np.ndarray) -> np.ndarray:
+    """The share of each lane's traffic (N, P, L) whose exit is open in each stage, from
+    the vehicles standing on each zone (Z,) (0 where unusable): an exit zone full of
+    standing vehicles is blocked, a half-full one half."""
+    n, p, nl = layout.shape
+    fill = np.minimum(np.append(halting, 0.0) / layout.capacity, 1.0)  # (Z + 1,)
+    blocked = np.bincount(
+        layout.exit_row, weights=layout.exit_share * fill[layout.exit_zone], minlength=n * p * nl
+    ).reshape(n, p, nl)  # (N, P, L)
+    return 1.0 - blocked
+
+
 def decide_free(
     layout: Layout,
     state: KernelState,
@@ -412,7 +478,10 @@ def decide_free(
     others = layout.valid & ~is_cur & (waiting > 0)  # (N, P)
     anyone = others.any(axis=1)  # (N,)
 
-    press = pressure(layout, counts[:nz], rates(layout, state, settings))  # (N, P)
+    weight = rates(layout, state, settings)  # (N, P, L)
+    if settings.exit_blocking:
+        weight = weight * open_share(layout, halting[:nz])
+    press = pressure(layout, counts[:nz], weight)  # (N, P)
     since = np.where(np.isnan(state.called_since), np.inf, state.called_since)  # (C + 1,)
     ped = np.max(
         np.where(called[layout.stage_crossings], t - since[layout.stage_crossings], 0.0), axis=2
@@ -435,6 +504,15 @@ def decide_free(
     )  # (N,)
     maxed = elapsed >= state.max_greens[pick, cur]  # (N,)
     pushed = (elapsed >= layout.holds[pick, cur]) & (press[pick, best] > press[pick, cur])  # (N,)
+    if settings.saturated_share > 0:
+        busy = (loops_ok & (gaps < settings.gap)).sum(axis=1)  # (N,)
+        usable_loops = loops_ok.sum(axis=1)  # (N,)
+        saturated = (usable_loops > 0) & (busy >= settings.saturated_share * usable_loops)
+        cz = zones[pick, cur]  # (N, S)
+        held = np.where(zone_ok[cz], counts[cz], 0.0).sum(axis=1)  # (N,)
+        room = np.where(zone_ok[cz], layout.capacity[cz], 0.0).sum(axis=1)  # (N,)
+        saturated &= held >= settings.saturated_density * room
+        pushed &= ~saturated
     if settings.keep_moving:
         cz = zones[pick, cur]  # (N, S)
         moving = np.where(zone_ok[cz], counts[cz] - halting[cz], 0.0).sum(axis=1)  # (N,)
@@ -506,6 +584,7 @@ def needed_rows(
     standing = np.zeros(nz + 1, bool)  # (Z + 1,)
     rows = np.flatnonzero(decide)  # (D,)
     standing[layout.stage_zones[rows, stage[rows]]] = True
+    standing[layout.signal_exits[rows]] = True
     learned = layout.learned & active[:, None]  # (N, L)
     standing[layout.lane_zone[learned]] = True
     loops = np.zeros(nm + 1, bool)  # (M + 1,)

@@ -53,6 +53,20 @@ class Pressure:
 
     detectors: tuple[str, ...]
     terms: np.ndarray
+    exit_detectors: tuple[str, ...] = ()
+    """The exit zone of each lane leaving the signal that has one (X,)."""
+    exits: np.ndarray | None = None
+    """(P, L, X) share of each served lane's traffic each exit takes in each stage."""
+
+    def open_share(self, halting: Mapping[str, int], capacity: Mapping[str, float]) -> np.ndarray:
+        """Share of each lane's traffic (P, L) whose exit is open: an exit zone full of
+        standing vehicles (``halting``, of ``capacity`` vehicles) is blocked."""
+        if self.exits is None:
+            return np.ones(self.terms.shape[:2])
+        fill = np.array(
+            [min(halting.get(d, 0) / capacity[d], 1.0) for d in self.exit_detectors], float
+        )  # (X,)
+        return 1.0 - self.exits @ fill
 
     def of(self, counts: Mapping[str, int], rates: np.ndarray | None = None) -> np.ndarray:
         """Pressure of every stage (P,) from vehicles now on each queue zone; ``rates``
@@ -66,17 +80,26 @@ class Pressure:
         return np.round(lane.sum(axis=1), PRESSURE_DECIMALS)
 
 
-def pressure_of(x: Intersection, queue_detector: dict[str, str]) -> Pressure:
-    """The :class:`Pressure` of ``x``; ``queue_detector`` maps a lane to its queue zone.
+def pressure_of(
+    x: Intersection,
+    queue_detector: Mapping[str, str],
+    exit_detector: Mapping[str, str] | None = None,
+) -> Pressure:
+    """The :class:`Pressure` of ``x``; ``queue_detector`` maps a lane to its queue zone,
+    ``exit_detector`` a lane leaving ``x`` to its exit zone.
 
     Incoming lanes (L,) are ``incoming_lanes(x)``, in that order.
     """
+    exit_detector = exit_detector or {}
     lanes = incoming_lanes(x)
     outs = sorted({lk.to_lane for lk in x.links if not lk.is_crossing})
     dets = [queue_detector.get(lane, "") for lane in [*lanes, *outs]]
     lane_i = {lane: i for i, lane in enumerate(lanes)}
     out_i = {lane: len(lanes) + i for i, lane in enumerate(outs)}
     terms = np.zeros((len(x.stages), len(lanes), len(dets)))
+    gone = [out for out in outs if exit_detector.get(out)]
+    exit_i = {out: i for i, out in enumerate(gone)}
+    exits = np.zeros((len(x.stages), len(lanes), len(gone)))
     for p, stage in enumerate(x.stages):
         served: dict[str, list[str]] = {}
         for lk in x.links:
@@ -88,7 +111,11 @@ def pressure_of(x: Intersection, queue_detector: dict[str, str]) -> Pressure:
             term[lane_i[lane]] += 1.0
             for out in targets:
                 term[out_i[out]] -= 1.0 / len(targets)
-    return Pressure(tuple(dets), terms)
+                if out in exit_i:
+                    exits[p, lane_i[lane], exit_i[out]] += 1.0 / len(targets)
+    if not gone:
+        return Pressure(tuple(dets), terms)
+    return Pressure(tuple(dets), terms, tuple(exit_detector[o] for o in gone), exits)
 
 
 def queue_detectors(ctx: RunContext) -> dict[str, str]:

@@ -41,7 +41,7 @@ class DetectorReader:
         self.conn = conn
         self.specs = list(specs)
         self.e1 = [s.id for s in self.specs if s.kind in ("stopline", "advance")]
-        self.e2 = [s.id for s in self.specs if s.kind == "queue"]
+        self.e2 = [s.id for s in self.specs if s.is_e2]
         self.per_step = per_step
         self.intervals = intervals
         self.in_process = getattr(conn, "IN_PROCESS", getattr(conn, "__name__", "") == "libsumo")

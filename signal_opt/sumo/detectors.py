@@ -48,7 +48,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DetectorKind = Literal["stopline", "advance", "queue"]
+DetectorKind = Literal["stopline", "advance", "queue", "exit"]
 
 STOPLINE_SETBACK = 1.5
 """Distance (m) of the stop-line loop from the end of the lane."""
@@ -60,6 +60,10 @@ MIN_ADVANCE = 15.0
 STOPLINE_ZONE = 10.0
 """When classifying foreign detectors: an E1 this close (m) to the lane end is a stop-line loop."""
 E2_END_GAP = 0.1
+EXIT_ZONE = 30.0
+"""Length (m) of the exit zone at the start of each lane leaving a signal."""
+MIN_EXIT_ZONE = 5.0
+"""A lane leaving a signal shorter than this gets no exit zone."""
 _E1 = ("inductionLoop", "e1Detector")
 _E2 = ("laneAreaDetector", "e2Detector")
 _DETECTOR_ATTRS = ("id", "lane", "lanes", "pos", "endPos", "length", "period", "freq")
@@ -93,7 +97,7 @@ class DetectorSpec:
 
     @property
     def is_e2(self) -> bool:
-        return self.kind == "queue"
+        return self.kind in ("queue", "exit")
 
 
 def _read_net(net: NetLike) -> sumolib.net.Net:
@@ -214,6 +218,38 @@ def place_detectors(
     specs: list[DetectorSpec] = []
     for tls, lane in tls_incoming_lanes(loaded, tls_ids):
         specs.extend(_place_lane(tls, lane, float(period)))
+    return specs
+
+
+def place_exit_zones(
+    net: NetLike, tls_ids: Iterable[str] | None = None, period: float = 60.0
+) -> list[DetectorSpec]:
+    """An exit zone ``x_<lane>`` (E2) over the first :data:`EXIT_ZONE` m of every car lane
+    leaving a traffic light, as radar or video just past the junction gives: vehicles
+    standing there mean the exit is blocked (the queue of the next link reaches back to
+    the junction). ``tls_ids`` and ``period`` as for :func:`place_detectors`."""
+    if period <= 0:
+        raise ValueError(f"detector period must be positive, got {period}")
+    loaded = _read_net(net)
+    wanted = None if tls_ids is None else set(tls_ids)
+    specs: list[DetectorSpec] = []
+    seen: set[str] = set()
+    for tls in sorted(loaded.getTrafficLights(), key=lambda t: t.getID()):
+        if wanted is not None and tls.getID() not in wanted:
+            continue
+        for _, lane, _ in sorted(tls.getConnections(), key=lambda c: c[2]):
+            lid = lane.getID()
+            if lid in seen or not _is_vehicle_lane(lane):
+                continue
+            seen.add(lid)
+            length = min(EXIT_ZONE, lane.getLength() - E2_END_GAP)
+            if length < MIN_EXIT_ZONE:
+                continue
+            specs.append(
+                DetectorSpec(
+                    f"x_{lid}", "exit", lid, 0.0, round(length, 2), tls.getID(), period, lid
+                )
+            )
     return specs
 
 

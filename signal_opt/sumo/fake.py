@@ -159,16 +159,22 @@ class FakeSumo:
         self.rng = np.random.default_rng(seed)
         self.changes = 0
         lane_of = {s.id: getattr(s, "incoming_lane", "") or s.lane for s in specs}
-        zones = [s.id for s in specs if s.kind == "queue"]
+        queues = [s.id for s in specs if s.kind == "queue"]
+        zones = [*queues, *(s.id for s in specs if s.kind == "exit")]  # exits stay empty
         loops = [s.id for s in specs if s.kind in ("stopline", "advance")]
         self.zone = {d: i for i, d in enumerate(zones)}
         self.loop = {d: i for i, d in enumerate(loops)}
         zone_lanes = [lane_of[d] for d in zones]
-        by_lane = {lane: i for i, lane in enumerate(zone_lanes)}
+        by_lane = {lane_of[d]: i for i, d in enumerate(queues)}
         self.loop_zone = np.array([by_lane.get(lane_of[d], 0) for d in loops], dtype=np.int64)
         self.loop_has_zone = np.array([lane_of[d] in by_lane for d in loops], bool)
         arrivals = arrivals or {}
-        self.rate = np.array([arrivals.get(lane, rate) for lane in zone_lanes])  # (Z,)
+        self.rate = np.array(
+            [
+                arrivals.get(lane, rate) if i < len(queues) else 0.0
+                for i, lane in enumerate(zone_lanes)
+            ]
+        )  # (Z,)
         self.queue = np.zeros(len(zones))  # (Z,) vehicles standing or moving up
         self.leaving = np.zeros(len(zones))  # (Z,) 1 where a vehicle leaves this step
         self.gap = np.zeros(len(loops))  # (M,) s since a vehicle last left over the loop

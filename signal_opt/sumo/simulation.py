@@ -156,16 +156,21 @@ class Simulation:
 def prepare_detectors(
     scenario: Scenario, net: sumolib.net.Net, out_dir: Path
 ) -> tuple[list[det.DetectorSpec], tuple[Path, ...]]:
-    """The scenario's own detectors at its signals, or auto-placed ones (written to out_dir)."""
+    """The scenario's own detectors at its signals, or auto-placed ones, and an exit zone
+    on every lane leaving a signal (both written to out_dir when placed here)."""
     found: list[det.DetectorSpec] = []
     for add in scenario.additional_files:
         found.extend(det.detectors_from_additional(add, net))
-    if found:
-        return found, ()
-    specs = det.place_detectors(net)
-    path = out_dir / "detectors.add.xml"
-    det.write_detectors(specs, path)
-    return specs, (path,)
+    files: tuple[Path, ...] = ()
+    specs = found
+    if not found:
+        specs = det.place_detectors(net)
+        files += (det.write_detectors(specs, out_dir / "detectors.add.xml"),)
+    taken = {s.id for s in specs}
+    exits = [s for s in det.place_exit_zones(net) if s.id not in taken]
+    if exits:
+        files += (det.write_detectors(exits, out_dir / "exits.add.xml"),)
+    return [*specs, *exits], files
 
 
 def sumo_command(

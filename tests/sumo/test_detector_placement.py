@@ -11,9 +11,11 @@ import sumolib
 
 from signal_opt.sumo.detectors import (
     ADVANCE_DISTANCE,
+    EXIT_ZONE,
     DetectorSpec,
     detectors_from_additional,
     place_detectors,
+    place_exit_zones,
     write_detectors,
 )
 
@@ -91,6 +93,19 @@ def test_every_car_lane_gets_a_stopline_loop(specs, net) -> None:
             gap = net.getLane(s.lane).getLength() - s.position
             assert 1.0 <= gap <= 2.0
             assert s.tls == "C" and s.incoming_lane == s.lane and s.period == 60.0
+
+
+def test_every_car_lane_leaving_a_signal_gets_an_exit_zone(net, tmp_path) -> None:
+    exits = place_exit_zones(net)
+    assert {s.lane for s in exits} == {"c_w_0", "c_e_0", "c_e_1", "c_n_0", "c_s_0"}
+    for s in exits:
+        length = net.getLane(s.lane).getLength()
+        assert s.kind == "exit" and s.id == f"x_{s.lane}" and s.tls == "C"
+        assert s.position == 0.0 and s.length == pytest.approx(min(EXIT_ZONE, length - 0.1))
+    # written as lane-area detectors SUMO loads, read back as the zones they are
+    path = write_detectors(exits, tmp_path / "exits.add.xml")
+    root = ET.parse(path).getroot()
+    assert {e.get("id") for e in root.iter("laneAreaDetector")} == {s.id for s in exits}
 
 
 def test_long_lane_layout(specs, net) -> None:
