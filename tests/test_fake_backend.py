@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from signal_opt.controllers.adaptive import AdaptiveController, AdaptiveSettings
 from signal_opt.controllers.base import Controller
+from signal_opt.controllers.kernel import FreeSettings
 from signal_opt.controllers.max_pressure import MaxPressureController
 from signal_opt.model import Plan, check_plan
 from signal_opt.sumo.fake import run_fake
@@ -131,3 +133,28 @@ def test_change_limits_are_measured_from_the_plan_in_force(tmp_path):
         assert max(steps) <= limit + 0.05, (x.id, cycles)
         moved_past += max(cycles) > x.base_cycle + limit + 0.05
     assert moved_past == len(sim.intersections)
+
+
+def test_adaptive_reading_only_what_it_needs_decides_as_reading_everything(tmp_path, monkeypatch):
+    """Each step adaptive reads only the detectors its decisions use (the zones of the
+    signals that may change stage, the gaps of the greens showing, ...); reading every
+    detector every step must give the very same stages, step by step."""
+    import signal_opt.controllers.adaptive as adaptive
+
+    def stages(folder: Path) -> np.ndarray:
+        shown: list[np.ndarray] = []
+
+        def record(sim):
+            return lambda t: shown.append(sim.driver.stage.copy())
+
+        free = replace(FreeSettings(), exit_blocking=True, saturated_share=0.5)
+        ctl = AdaptiveController(settings=AdaptiveSettings(interval=300.0, free=free))
+        run_fake(ctl, NET_FILE, DETECTORS, folder, 900, monitors=[record], rate=0.15)
+        return np.array(shown)  # (steps, N)
+
+    needed = stages(tmp_path / "needed")
+    monkeypatch.setattr(adaptive, "needed_rows", lambda *a, **k: (None, None, None))
+    everything = stages(tmp_path / "everything")
+    assert needed.shape == everything.shape and needed.shape[0] >= 899
+    assert (needed == everything).all()
+    assert len(np.unique(needed)) > 3  # stages really changed

@@ -76,6 +76,8 @@ class FreeSignal:
     """Service rate per stage and lane, from the stop-line loops (None: not learned)."""
     capacity: Mapping[str, float] = field(default_factory=dict)
     """Vehicles each queue and exit zone holds standing."""
+    congested: bool = False
+    """Queues at the signal reach past its queue zones (from interval data)."""
 
     def bound_by(self, plan: Plan, settings: FreeSettings) -> None:
         """Take the bounds of a (re)timed plan."""
@@ -173,11 +175,7 @@ def _choose(
     pushed = elapsed >= sig.holds[stage] and pressure[best] > pressure[stage]
     if pushed and settings.saturated_share > 0 and loops:
         busy = sum(1 for d in loops if gaps[d] < settings.gap)
-        zones = [d for d in sig.queues[stage] if d in counts]
-        held = sum(counts[d] for d in zones)
-        room = sum(sig.capacity[d] for d in zones)
-        saturated = busy >= settings.saturated_share * len(loops)
-        pushed = not (saturated and held >= settings.saturated_density * room)
+        pushed = not (sig.congested and busy >= settings.saturated_share * len(loops))
     if pushed and settings.keep_moving:
         standing = seen.halting
         moving = sum(counts[d] - standing.get(d, 0) for d in sig.queues[stage] if d in counts)

@@ -72,6 +72,11 @@ class AdaptiveSettings:
     fixed cycle, coordinated with their neighbours; None: every signal runs free."""
     max_link_time: float = 60.0
     """Signals further apart than this (s of travel) are not coordinated."""
+    long_queue: float = 0.8
+    """A queue reaches past its zone when the longest queue of an interval covers this
+    share of the zone."""
+    congested_share: float = 0.5
+    """A signal is congested when that holds on this share of its queue zones."""
     gap_out: bool = True
     """Coordinated signals: a non-coordinated green with no vehicle for ``free.gap``
     seconds ends early; a stage nobody waits for is skipped."""
@@ -121,6 +126,15 @@ class AdaptiveController(Controller):
             {s.id: s.length for s in ctx.detectors if s.kind in ("queue", "exit")},
         )
         self._zone_index = {d: i for i, d in enumerate(self.layout.zone_ids)}
+        # each signal's lane queue zones, for congestion from interval data
+        nz = len(self.layout.zone_ids)
+        sig_of, zone_of = np.nonzero(self.layout.lane_zone < nz)  # (Q,) each
+        self._queue_signal = sig_of
+        self._queue_zone = self.layout.lane_zone[sig_of, zone_of]  # (Q,)
+        length = {s.id: s.length for s in ctx.detectors}
+        ids = [self.layout.zone_ids[z] for z in self._queue_zone]
+        self._queue_rows = np.array([self.estimator.row[d] for d in ids], dtype=np.int64)
+        self._queue_length = np.array([length[d] for d in ids], float)  # (Q,) m
         self._loop_index = {d: i for i, d in enumerate(self.layout.loop_ids)}
         self._crossing_index = {c: i for i, c in enumerate(self.layout.crossing_ids)}
         self.signals = SignalStates.starting(
@@ -164,7 +178,8 @@ class AdaptiveController(Controller):
         active = driver.free & (driver.stage >= 0)  # (N,)
         decide = deciding(layout, driver.stage, driver.started, active, t)  # (N,)
         hooked = self.signals.mode == Mode.COORDINATED  # (N,)
-        needed = needed_rows(layout, driver.stage, active, decide, hooked)
+        exits = self.settings.free.exit_blocking
+        needed = needed_rows(layout, driver.stage, active, decide, hooked, exits)
         counts, halting, gaps, passed = self.reader.read_arrays(
             layout.zone_ids, layout.loop_ids, *needed, self._passed_rows
         )
@@ -172,6 +187,7 @@ class AdaptiveController(Controller):
         if t + 1e-9 >= self.next_minute:
             count, occupancy, jam = self.reader.last_interval(self.estimator.ids)  # (D,) each
             self.estimator.add_arrays(count, occupancy, jam, self.period)
+            self._congestion(jam)
             self._faulty(frozenset(self.estimator.faulty_now()))
             self.next_minute += self.period
         if t + 1e-9 >= self.next_retime:
@@ -190,6 +206,18 @@ class AdaptiveController(Controller):
         driver.request_stages(choice, walk, rows)
         self.signals.choice[rows], self.signals.walk[rows] = choice[rows], walk[rows]
         return t + 1.0
+
+    def _congestion(self, jam: np.ndarray) -> None:
+        """Mark the signals where, in the last interval, queues reached the far end of at
+        least ``congested_share`` of their usable queue zones (``jam`` (D,): each
+        detector's longest queue, m, in the estimator's order)."""
+        z = self._queue_rows  # (Q,) the queue zones' rows in the estimator's order
+        full = np.nan_to_num(jam[z]) >= self.settings.long_queue * self._queue_length  # (Q,)
+        ok = self._zone_ok[self._queue_zone]  # (Q,)
+        n = len(self.layout.ids)
+        hit = np.bincount(self._queue_signal, weights=full & ok, minlength=n)  # (N,)
+        seen = np.bincount(self._queue_signal, weights=ok, minlength=n)  # (N,)
+        self.state.congested = (seen > 0) & (hit >= self.settings.congested_share * seen)
 
     def _faulty(self, bad: frozenset[str]) -> None:
         """Leave the detectors found faulty out of free operation and gap-out."""

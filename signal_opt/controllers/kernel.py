@@ -64,14 +64,12 @@ class FreeSettings:
     """Weigh each lane's pressure by how fast each stage is measured to serve it
     (:mod:`signal_opt.controllers.discharge`)."""
     saturated_share: float = 0.0
-    """A green still discharging at saturation is not ended by pressure: while at least
-    this share of its usable gap-out loops has seen a vehicle within ``gap`` s (0: off).
-    Pressure from queue zones drops as a long queue starts to move (moving vehicles are
-    spaced wider than standing ones) although the green serves it at full rate; ending
-    it then wastes an intergreen of capacity, which congestion cannot spare."""
-    saturated_density: float = 0.0
-    """...and while its queue zones hold at least this share of the vehicles they hold
-    standing (a dense queue moving up, not a few arrivals passing)."""
+    """At a congested signal (:attr:`KernelState.congested`), a green is not ended by
+    pressure while it still discharges at saturation: while at least this share of its
+    usable gap-out loops has seen a vehicle within ``gap`` s (0: off). Pressure from
+    queue zones drops as a queue longer than the zones starts to move (moving vehicles
+    are spaced wider than standing ones) although the green serves it at full rate;
+    ending it then wastes an intergreen of capacity, which congestion cannot spare."""
     exit_blocking: bool = False
     """Weigh each lane's pressure by the share of its exits not blocked: vehicles standing
     in the exit zone just past the junction (the next link's queue reaches back to it)
@@ -166,6 +164,9 @@ class KernelState:
     """(N, P, L) seconds of green with a queue standing on the lane (yielding lanes)."""
     passed: np.ndarray
     """(N, P, L) vehicles over the stop line in those seconds."""
+    congested: np.ndarray
+    """(N,) bool: queues at the signal reach past its zones (set by the controller from
+    interval data)."""
 
 
 @dataclass(frozen=True)
@@ -373,6 +374,7 @@ def new_state(
         called_since=np.full(len(layout.crossing_ids) + 1, np.nan),
         seconds=np.zeros((n, p, nl)),
         passed=np.zeros((n, p, nl)),
+        congested=np.zeros(n, bool),
     )
     for i, plan in enumerate(plans):
         bound_by(layout, state, i, plan, settings)
@@ -507,12 +509,8 @@ def decide_free(
     if settings.saturated_share > 0:
         busy = (loops_ok & (gaps < settings.gap)).sum(axis=1)  # (N,)
         usable_loops = loops_ok.sum(axis=1)  # (N,)
-        saturated = (usable_loops > 0) & (busy >= settings.saturated_share * usable_loops)
-        cz = zones[pick, cur]  # (N, S)
-        held = np.where(zone_ok[cz], counts[cz], 0.0).sum(axis=1)  # (N,)
-        room = np.where(zone_ok[cz], layout.capacity[cz], 0.0).sum(axis=1)  # (N,)
-        saturated &= held >= settings.saturated_density * room
-        pushed &= ~saturated
+        discharging = (usable_loops > 0) & (busy >= settings.saturated_share * usable_loops)
+        pushed &= ~(state.congested & discharging)
     if settings.keep_moving:
         cz = zones[pick, cur]  # (N, S)
         moving = np.where(zone_ok[cz], counts[cz] - halting[cz], 0.0).sum(axis=1)  # (N,)
@@ -566,13 +564,19 @@ def deciding(
 
 
 def needed_rows(
-    layout: Layout, stage: np.ndarray, active: np.ndarray, decide: np.ndarray, hooked: np.ndarray
+    layout: Layout,
+    stage: np.ndarray,
+    active: np.ndarray,
+    decide: np.ndarray,
+    hooked: np.ndarray,
+    exits: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Which detectors' per-step values the decisions use, given the stage each signal
     shows (N,) (-1: intergreen), the free signals in a green (``active`` (N,)), those of
     them that may change stage now (``decide`` (N,), :func:`deciding`) and the signals
     whose plan hooks read their stages' zones and current gap-out loops (``hooked``
-    (N,)). Returns ``(zones whose vehicles count (R1,), zones whose standing vehicles
+    (N,)); ``exits``: the standing vehicles of their exit zones count too (exit
+    blocking). Returns ``(zones whose vehicles count (R1,), zones whose standing vehicles
     count (R2,), loops whose gaps count (R3,))``; the values of other detectors may be
     left 0 (they change no decision).
 
@@ -584,7 +588,8 @@ def needed_rows(
     standing = np.zeros(nz + 1, bool)  # (Z + 1,)
     rows = np.flatnonzero(decide)  # (D,)
     standing[layout.stage_zones[rows, stage[rows]]] = True
-    standing[layout.signal_exits[rows]] = True
+    if exits:
+        standing[layout.signal_exits[rows]] = True
     learned = layout.learned & active[:, None]  # (N, L)
     standing[layout.lane_zone[learned]] = True
     loops = np.zeros(nm + 1, bool)  # (M + 1,)
