@@ -75,8 +75,9 @@ class AdaptiveSettings:
     long_queue: float = 0.8
     """A queue reaches past its zone when the longest queue of an interval covers this
     share of the zone."""
-    congested_share: float = 0.5
-    """A signal is congested when that holds on this share of its queue zones."""
+    congested_zones: int = 1
+    """A signal is congested (:attr:`FreeSettings.saturated_share`) when that held on at
+    least this many of its queue zones in the last interval."""
     gap_out: bool = True
     """Coordinated signals: a non-coordinated green with no vehicle for ``free.gap``
     seconds ends early; a stage nobody waits for is skipped."""
@@ -209,15 +210,14 @@ class AdaptiveController(Controller):
 
     def _congestion(self, jam: np.ndarray) -> None:
         """Mark the signals where, in the last interval, queues reached the far end of at
-        least ``congested_share`` of their usable queue zones (``jam`` (D,): each
+        least ``congested_zones`` of their usable queue zones (``jam`` (D,): each
         detector's longest queue, m, in the estimator's order)."""
         z = self._queue_rows  # (Q,) the queue zones' rows in the estimator's order
         full = np.nan_to_num(jam[z]) >= self.settings.long_queue * self._queue_length  # (Q,)
         ok = self._zone_ok[self._queue_zone]  # (Q,)
         n = len(self.layout.ids)
         hit = np.bincount(self._queue_signal, weights=full & ok, minlength=n)  # (N,)
-        seen = np.bincount(self._queue_signal, weights=ok, minlength=n)  # (N,)
-        self.state.congested = (seen > 0) & (hit >= self.settings.congested_share * seen)
+        self.state.congested = hit >= self.settings.congested_zones
 
     def _faulty(self, bad: frozenset[str]) -> None:
         """Leave the detectors found faulty out of free operation and gap-out."""

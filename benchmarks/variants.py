@@ -1,0 +1,135 @@
+"""Adaptive with changed settings on the stress draws and the shared scenarios, against the
+best peers of a stored benchmark run: the quick loop for trying a control rule.
+
+    signal-opt stress --strategies adaptive --out out/stress_adaptive      # makes the draws
+    .venv/bin/python benchmarks/variants.py hold05 '{"free": {"saturated_share": 0.5}}' \\
+        --draws out/stress_adaptive [--shared ../shared/scenarios] [--only draw2-x1.44,cologne3]
+
+``SETTINGS`` is JSON overriding :class:`~signal_opt.controllers.adaptive.AdaptiveSettings`
+(nested for ``free``). Each draw's ``.sumocfg`` found under ``--draws`` runs with SUMO seed 0,
+each shared scenario with seed 42, two at a time. The best peer of each case and its time
+loss come from ``benchmarks/results/stress_default.json`` and ``shared_seed42.txt`` (the
+peers' code did not change since; re-run those benchmarks when it does). Prints, per case,
+adaptive's mean time loss (unfinished + never inserted), teleports, the best peer and the
+ratio, then the mean ratio over stress draws at 1.0x, at their heavier scale, and over the
+shared scenarios; writes every run's metrics to ``<out>/<label>.json``.
+
+One seed per case: congested runs vary by 10-20 % from seed to seed, so confirm a change
+with ``signal-opt stress --seeds`` and ``benchmarks/shared.py --seeds`` before keeping it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+from dataclasses import replace
+from multiprocessing import Pool
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "scenarios"
+
+
+def stored_peers() -> dict[str, tuple[str, float]]:
+    """Case name -> (best peer, its mean time loss s) from the stored benchmark runs."""
+    out: dict[str, tuple[str, float]] = {}
+    stress = json.loads((RESULTS / "stress_default.json").read_text())
+    for c in stress["comparisons"]:
+        out[f"draw{c['draw']}-x{c['scale']:g}"] = (c["best_peer"], c["best_peer_time_loss_s"])
+    for block in (RESULTS / "shared_seed42.txt").read_text().split("\n\n"):
+        lines = [ln for ln in block.strip().splitlines() if not ln.startswith("#")]
+        found = re.search(r"best peer: (\S+) ([\d.]+) s", block)
+        if lines and found:
+            out[lines[0].strip()] = (found.group(1), float(found.group(2)))
+    return out
+
+
+def cases(draws: Path | None, shared: Path | None) -> list[tuple[str, str, int]]:
+    """``(name, sumocfg, seed)`` of every stress draw under ``draws`` and shared scenario."""
+    out = []
+    if draws is not None:
+        for cfg in sorted(draws.glob("draw*/draw*-x*.sumocfg")):
+            out.append((cfg.stem, str(cfg), 0))
+    if shared is not None and shared.is_dir():
+        for folder in sorted(p for p in shared.iterdir() if p.is_dir()):
+            own = folder / f"{folder.name}.sumocfg"
+            cfgs = [own] if own.exists() else sorted(folder.glob("*.sumocfg"))
+            if cfgs:
+                out.append((folder.name, str(cfgs[0]), 42))
+    return out
+
+
+def _merged(obj: Any, over: dict[str, Any]) -> Any:
+    return replace(
+        obj,
+        **{k: _merged(getattr(obj, k), v) if isinstance(v, dict) else v for k, v in over.items()},
+    )
+
+
+def _run(job: tuple[str, dict[str, Any], str, str, int, str]) -> tuple[str, dict[str, Any]]:
+    label, over, name, cfg, seed, out = job
+    from signal_opt.controllers.adaptive import AdaptiveController, AdaptiveSettings
+    from signal_opt.sumo.scenario import resolve
+    from signal_opt.sumo.simulation import run
+
+    folder = Path(out) / label / name
+    controller = AdaptiveController(settings=_merged(AdaptiveSettings(), over))
+    scenario = resolve(cfg, None, folder, 1.0, seed, None, None)
+    try:
+        return name, run(scenario, controller, folder, seed=seed, progress=False).to_dict()
+    except Exception as exc:  # one failed case must not lose the others
+        return name, {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("label")
+    ap.add_argument("settings", help="JSON overriding AdaptiveSettings, e.g. '{}'")
+    ap.add_argument("--draws", type=Path, help="a signal-opt stress --out folder")
+    ap.add_argument("--shared", type=Path, default=SHARED)
+    ap.add_argument("--only", help="comma-separated case names")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--out", default="out/variants")
+    args = ap.parse_args()
+    over = json.loads(args.settings)
+    todo = cases(args.draws, args.shared)
+    if args.only:
+        todo = [c for c in todo if c[0] in set(args.only.split(","))]
+    with Pool(args.jobs) as pool:
+        jobs = [(args.label, over, *c, args.out) for c in todo]
+        results = dict(pool.map(_run, jobs, chunksize=1))
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    (Path(args.out) / f"{args.label}.json").write_text(json.dumps(results, indent=1))
+    peers = stored_peers()
+    ratios: dict[str, list[float]] = {"stress 1.0x": [], "stress heavier": [], "shared": []}
+    for name, _cfg, _seed in todo:
+        m = results[name]
+        if "error" in m:
+            print(f"{name:22s} failed: {m['error']}")
+            continue
+        left = m["vehicles_unfinished"] + m["vehicles_never_inserted"]
+        peer, peer_loss = peers.get(name, ("?", float("nan")))
+        ratio = m["mean_time_loss_s"] / peer_loss
+        group = (
+            "shared"
+            if not name.startswith("draw")
+            else ("stress 1.0x" if name.endswith("-x1") else "stress heavier")
+        )
+        ratios[group].append(ratio)
+        print(
+            f"{name:22s} {m['mean_time_loss_s']:7.1f} s ({left:5d}) teleports {m['teleports']:4d}"
+            f"   best peer {peer:16s} {peer_loss:7.1f} s   ratio {ratio:.3f}"
+        )
+    for group, values in ratios.items():
+        if values:
+            print(
+                f"mean {group}: {statistics.mean(values):.3f}"
+                f" (max {max(values):.3f}, {len(values)} cases)"
+            )
+
+
+if __name__ == "__main__":
+    main()
