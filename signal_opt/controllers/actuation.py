@@ -20,6 +20,12 @@ choosing the next stage (Varaiya's max-pressure) rather than a fixed rotation:
 - it ends at its maximum green, or when a stage has waited too long;
 - when nobody waits anywhere else, it rests in green.
 
+Two rules for congestion, off by default (see the README): with ``exit_blocking`` each
+lane's pressure is weighed by the open share of its exits (vehicles standing in the exit
+zone just past the junction block it); with ``saturated_share``, at a signal the
+controller has marked congested from interval data, pressure does not end a green while
+that share of its gap-out loops still sees vehicles within ``gap`` seconds.
+
 The next stage is the waiting stage with the highest pressure, unless one has waited past
 its limit. Pressure weighs a lane by how fast the stage serves it, learned from the
 stop-line loops (:mod:`signal_opt.controllers.discharge`): a left turn that must yield in

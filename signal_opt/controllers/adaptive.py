@@ -129,9 +129,9 @@ class AdaptiveController(Controller):
         self._zone_index = {d: i for i, d in enumerate(self.layout.zone_ids)}
         # each signal's lane queue zones, for congestion from interval data
         nz = len(self.layout.zone_ids)
-        sig_of, zone_of = np.nonzero(self.layout.lane_zone < nz)  # (Q,) each
+        sig_of, lane_of = np.nonzero(self.layout.lane_zone < nz)  # (Q,) each
         self._queue_signal = sig_of
-        self._queue_zone = self.layout.lane_zone[sig_of, zone_of]  # (Q,)
+        self._queue_zone = self.layout.lane_zone[sig_of, lane_of]  # (Q,)
         length = {s.id: s.length for s in ctx.detectors}
         ids = [self.layout.zone_ids[z] for z in self._queue_zone]
         self._queue_rows = np.array([self.estimator.row[d] for d in ids], dtype=np.int64)

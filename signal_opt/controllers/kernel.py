@@ -13,7 +13,9 @@ Shapes (written on the lines that make the arrays):
 - ``Z`` queue zones and ``M`` stop-line loops of the whole network, numbered once
   (:class:`Layout` ``zone_ids`` / ``loop_ids``); ``C`` pedestrian crossings;
 - per stage, the zones of its lanes (``S`` slots), its gap-out loops (``G`` slots) and its
-  crossings (``K`` slots), as index arrays padded with an index that points at a zero.
+  crossings (``K`` slots), as index arrays padded with an index that points at a zero;
+- ``Z`` counts the exit zones too (just past the junction on each lane leaving a signal);
+  ``E`` is the number of (stage, lane, exit) terms of exit blocking.
 
 A :class:`Snapshot` holds what the detectors show after one step, as flat arrays indexed
 by detector number; :class:`KernelState` what the kernel remembers between steps (when
@@ -297,8 +299,8 @@ def build_layout(
                         exit_rows.append(row)
                         exit_dets.append(zi[gone[-1]])
                         exit_shares.append(1.0 / len(outs))
-        outs_i = sorted({lk.to_lane for lk in x.links if not lk.is_crossing})
-        exits_of.append([zi[exit_zones[o][-1]] for o in outs_i if exit_zones.get(o)])
+        leaving = sorted({lk.to_lane for lk in x.links if not lk.is_crossing})
+        exits_of.append([zi[exit_zones[o][-1]] for o in leaving if exit_zones.get(o)])
         zones_rows.append(sz)
         loops_rows.append(sl)
         cross_rows.append(sc)
