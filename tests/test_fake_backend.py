@@ -158,3 +158,19 @@ def test_adaptive_reading_only_what_it_needs_decides_as_reading_everything(tmp_p
     assert needed.shape == everything.shape and needed.shape[0] >= 899
     assert (needed == everything).all()
     assert len(np.unique(needed)) > 3  # stages really changed
+
+
+def test_adaptive_marks_signals_congested_from_interval_queues(tmp_path):
+    """A signal counts as congested when, in the last minute, a queue reached past one
+    of its queue zones: never under light demand, at some signals under demand the
+    signals cannot serve. Holding saturated greens there stays safe."""
+    congested = {}
+    for name, rate in (("light", 0.02), ("heavy", 0.5)):
+        watch = _Watch()
+        free = replace(FreeSettings(), saturated_share=0.5)
+        ctl = AdaptiveController(settings=AdaptiveSettings(interval=300.0, free=free))
+        run_fake(ctl, NET_FILE, DETECTORS, tmp_path / name, 900, monitors=[watch], rate=rate)
+        assert watch.monitors[0].violations == []
+        congested[name] = int(ctl.state.congested.sum())
+    assert congested["light"] == 0
+    assert congested["heavy"] > 0
