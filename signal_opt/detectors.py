@@ -49,6 +49,11 @@ VEHICLE_SPACING_M = 7.5
 """Queue length per stopped vehicle (car length + gap), to turn metres into vehicles."""
 
 
+def zone_capacity(length_m: float) -> float:
+    """Vehicles a lane-area zone of ``length_m`` metres holds standing (at least one)."""
+    return max(length_m / VEHICLE_SPACING_M, 1.0)
+
+
 @dataclass(frozen=True)
 class StepReading:
     """What the detectors show after one step, by detector id."""

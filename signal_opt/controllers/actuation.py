@@ -52,7 +52,7 @@ import numpy as np
 from signal_opt.controllers.discharge import Discharge, discharge_of
 from signal_opt.controllers.kernel import FreeSettings
 from signal_opt.controllers.max_pressure import Pressure, pressure_of
-from signal_opt.detectors import VEHICLE_SPACING_M, StepReading
+from signal_opt.detectors import VEHICLE_SPACING_M, StepReading, zone_capacity
 from signal_opt.model import GREEN_STATES, Intersection, Plan
 
 
@@ -249,7 +249,7 @@ def reference_signals(
         discharge = discharge_of(x, zone_of, stop_loops)
         sig = free_signal(x, pressure, loops, queues, settings, t, discharge)
         sig.capacity = {
-            d: max((zone_length or {}).get(d, VEHICLE_SPACING_M) / VEHICLE_SPACING_M, 1.0)
+            d: zone_capacity((zone_length or {}).get(d, VEHICLE_SPACING_M))
             for d in [*pressure.exit_detectors, *(d for zs in queues for d in zs)]
         }
         out.append(sig)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from signal_opt.detectors import VEHICLE_SPACING_M
+from signal_opt.detectors import VEHICLE_SPACING_M, zone_capacity
 from signal_opt.model import GREEN_STATES, Intersection, Plan
 
 PRESSURE_DECIMALS = 9
@@ -191,6 +191,15 @@ class Snapshot:
     """(C,) bool: the crossing's push button is pressed."""
 
 
+def _padded_rows(rows: Sequence[Sequence[int]], fill: int) -> np.ndarray:
+    """``rows`` as one index array (len(rows), width), each row padded with ``fill``."""
+    width = max(map(len, rows), default=0) or 1
+    out = np.full((len(rows), width), fill, dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return out
+
+
 def _padded(rows: Sequence[Sequence[Sequence[int]]], n: int, p: int, fill: int) -> np.ndarray:
     width = max((len(r) for sig in rows for r in sig), default=0) or 1
     out = np.full((n, p, width), fill, dtype=np.int64)  # (N, P, width)
@@ -304,11 +313,7 @@ def build_layout(
         zones_rows.append(sz)
         loops_rows.append(sl)
         cross_rows.append(sc)
-    width = max((len(ls) for sig in loops_of_lane for ls in sig), default=0) or 1
-    lane_loops = np.full((n, nl, width), nm, dtype=np.int64)  # (N, L, J)
-    for i, per_lane in enumerate(loops_of_lane):
-        for k, ls in enumerate(per_lane):
-            lane_loops[i, k, : len(ls)] = ls
+    lane_loops = _padded(loops_of_lane, n, nl, nm)  # (N, L, J)
     yields = served & ~priority & priority.any(axis=1, keepdims=True)  # (N, P, L)
     stage_zones = _padded(zones_rows, n, p, nz)  # (N, P, S)
     fed_zones: list[set[int]] = [set() for _ in range(n)]
@@ -317,21 +322,14 @@ def build_layout(
     per_signal = [
         sorted((set(stage_zones[i].ravel().tolist()) | fed_zones[i]) - {nz}) for i in range(n)
     ]
-    signal_zones = np.full((n, max(map(len, per_signal), default=0) or 1), nz, np.int64)
-    for i, zs in enumerate(per_signal):
-        signal_zones[i, : len(zs)] = zs  # (N, W)
-    signal_exits = np.full((n, max(map(len, exits_of), default=0) or 1), nz, np.int64)
-    for i, xs in enumerate(exits_of):
-        signal_exits[i, : len(xs)] = xs  # (N, X)
+    signal_zones = _padded_rows(per_signal, nz)  # (N, W)
+    signal_exits = _padded_rows(exits_of, nz)  # (N, X)
     capacity = np.array(
-        [max(zone_length.get(d, VEHICLE_SPACING_M) / VEHICLE_SPACING_M, 1.0) for d in zone_ids]
-        + [np.inf]
+        [zone_capacity(zone_length.get(d, VEHICLE_SPACING_M)) for d in zone_ids] + [np.inf]
     )  # (Z + 1,)
-    k2 = max((len(x.crossings) for x in intersections), default=0) or 1
-    signal_crossings = np.full((n, k2), nc, dtype=np.int64)  # (N, K2)
-    for i, x in enumerate(intersections):
-        cross = [ci[(x.id, c)] for c in sorted(x.crossings)]
-        signal_crossings[i, : len(cross)] = cross
+    signal_crossings = _padded_rows(
+        [[ci[(x.id, c)] for c in sorted(x.crossings)] for x in intersections], nc
+    )  # (N, K2)
     return Layout(
         ids=tuple(x.id for x in intersections),
         zone_ids=tuple(zone_ids),
