@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -85,6 +85,16 @@ def _by_network(name: str, doc: str, values: dict[str, float]) -> GaugeMetricFam
     return g
 
 
+def _by_intersection(
+    name: str, doc: str, rows: Iterable[tuple[str, str, float]]
+) -> GaugeMetricFamily:
+    """A gauge labelled by network and intersection from ``(network, id, value)`` rows."""
+    g = GaugeMetricFamily(name, doc, labels=["network", "intersection"])
+    for network, x, v in rows:
+        g.add_metric([network, x], v)
+    return g
+
+
 class StorageCollector(Collector):
     """The gauges of shared state, from storage (see the module's doc)."""
 
@@ -129,23 +139,17 @@ class StorageCollector(Collector):
             "Signalized intersections of a network.",
             {k: float(v) for k, v in s.intersections.items()},
         )
-        cycle = GaugeMetricFamily(
+        yield _by_intersection(
             "signal_opt_plan_cycle_seconds",
             "Cycle length of the plan in force (from the database).",
-            labels=["network", "intersection"],
+            s.cycle,
         )
-        for network, x, v in s.cycle:
-            cycle.add_metric([network, x], v)
-        yield cycle
-        dos = GaugeMetricFamily(
+        yield _by_intersection(
             "signal_opt_plan_degree_of_saturation_ratio",
             "Highest predicted degree of saturation (v/c) of a lane group under the plan in "
             "force, if it is an optimized plan.",
-            labels=["network", "intersection"],
+            s.dos,
         )
-        for network, x, v in s.dos:
-            dos.add_metric([network, x], v)
-        yield dos
         yield _by_network(
             "signal_opt_retiming_fallback_intersections",
             "Intersections whose plan in force is a fallback (from the database).",
