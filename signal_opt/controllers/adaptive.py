@@ -118,13 +118,14 @@ class AdaptiveController(Controller):
         self.links = [lk for lk in links if lk.travel_time <= self.settings.max_link_time]
         self.period = min((float(getattr(s, "period", 60.0)) for s in ctx.detectors), default=60.0)
         # Which detectors serve which stage and lane, worked out once for the kernel.
+        length = {s.id: s.length for s in ctx.detectors if s.kind in ("queue", "exit")}
         self.layout = build_layout(
             ctx.intersections,
             ctx.lane_detectors("queue"),
             ctx.lane_detectors("stopline"),
             self.settings.free,
             ctx.lane_detectors("exit"),
-            {s.id: s.length for s in ctx.detectors if s.kind in ("queue", "exit")},
+            length,
         )
         self._zone_index = {d: i for i, d in enumerate(self.layout.zone_ids)}
         # each signal's lane queue zones, for congestion from interval data
@@ -132,7 +133,6 @@ class AdaptiveController(Controller):
         sig_of, lane_of = np.nonzero(self.layout.lane_zone < nz)  # (Q,) each
         self._queue_signal = sig_of
         self._queue_zone = self.layout.lane_zone[sig_of, lane_of]  # (Q,)
-        length = {s.id: s.length for s in ctx.detectors}
         ids = [self.layout.zone_ids[z] for z in self._queue_zone]
         self._queue_rows = np.array([self.estimator.row[d] for d in ids], dtype=np.int64)
         self._queue_length = np.array([length[d] for d in ids], float)  # (Q,) m

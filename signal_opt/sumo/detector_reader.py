@@ -62,6 +62,8 @@ class DetectorReader:
         self._counted: np.ndarray | None = None
         """Vehicles each stop-line loop had counted in its current period, last step (M,)."""
         self._ids: dict[int, np.ndarray] = {}
+        self._split: dict[tuple[str, ...], list[tuple[str, np.ndarray, np.ndarray]]] = {}
+        """Per id tuple of :meth:`last_interval`, its loops and zones (:meth:`_domains`)."""
         """Detector ids as object arrays, to index by rows (by the id of the caller's tuple)."""
 
     def queue_counts(self, zone_ids: Sequence[str], rows: np.ndarray | None = None) -> np.ndarray:
@@ -120,6 +122,21 @@ class DetectorReader:
         self._counted = now
         return counts, halting, gaps, passed
 
+    def _domains(self, ids: Sequence[str]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """``(domain, rows (R,), ids[rows] (R,))`` of the loops and of the zones among
+        ``ids``, worked out once per list of ids."""
+        key = tuple(ids)
+        found = self._split.get(key)
+        if found is None:
+            every = np.asarray(ids, dtype=object)
+            found = []
+            for domain, mine in (("inductionloop", set(self.e1)), ("lanearea", set(self.e2))):
+                rows = np.array([i for i, d in enumerate(ids) if d in mine], dtype=np.int64)
+                if rows.size:
+                    found.append((domain, rows, every[rows]))
+            self._split[key] = found
+        return found
+
     def _getter(self, domain: str, name: str):
         """libsumo's compiled getter ``domain.name`` itself (its Python wrapper only
         forwards the call, at a third of the cost of reading a detector), or the wrapper."""
@@ -144,14 +161,10 @@ class DetectorReader:
         out = np.full((3, len(ids)), np.nan)  # (3, D)
         if not self.intervals:
             return out
-        loops, zones = set(self.e1), set(self.e2)
         get = self._getter
-        for domain, mine, has_jam in (("inductionloop", loops, False), ("lanearea", zones, True)):
-            rows = np.array([i for i, d in enumerate(ids) if d in mine], dtype=np.int64)  # (R,)
-            if not rows.size:
-                continue
-            arr = np.asarray(ids, dtype=object)[rows]
+        for domain, rows, arr in self._domains(ids):
             n = len(rows)
+            has_jam = domain == "lanearea"
             out[0, rows] = np.fromiter(
                 map(get(domain, "getLastIntervalVehicleNumber"), arr), float, n
             )
