@@ -24,10 +24,11 @@ from signal_opt.sumo.detector_reader import DetectorReader
 from signal_opt.sumo.driver import SignalDriver
 
 PARTS: list[tuple[Any, str, str]] = [
-    (DetectorReader, "read_arrays", "read detectors (per step)"),
     (DetectorReader, "queue_counts", "read queue zones (per step)"),
+    (DetectorReader, "read_arrays", "read gaps, standing (per step)"),
     (adaptive, "decide_free", "kernel: decide_free"),
-    (adaptive, "needed_rows", "kernel: needed_rows"),
+    (adaptive, "zones_of", "kernel: zones_of"),
+    (adaptive, "detail_rows", "kernel: detail_rows"),
     (max_pressure, "decide_max_pressure", "kernel: decide_max_pressure"),
     (SignalDriver, "advance", "driver: advance"),
     (SignalDriver, "request_stages", "driver: request_stages"),

@@ -137,8 +137,9 @@ def test_change_limits_are_measured_from_the_plan_in_force(tmp_path):
 
 def test_adaptive_reading_only_what_it_needs_decides_as_reading_everything(tmp_path, monkeypatch):
     """Each step adaptive reads only the detectors its decisions use (the zones of the
-    signals that may change stage, the gaps of the greens showing, ...); reading every
-    detector every step must give the very same stages, step by step."""
+    signals that may change stage; the standing vehicles and gaps of the greens of those
+    for which someone waits elsewhere, ...); reading every detector every step must give
+    the very same stages, step by step."""
     import signal_opt.controllers.adaptive as adaptive
 
     def stages(folder: Path) -> np.ndarray:
@@ -153,7 +154,8 @@ def test_adaptive_reading_only_what_it_needs_decides_as_reading_everything(tmp_p
         return np.array(shown)  # (steps, N)
 
     needed = stages(tmp_path / "needed")
-    monkeypatch.setattr(adaptive, "needed_rows", lambda *a, **k: (None, None, None))
+    monkeypatch.setattr(adaptive, "zones_of", lambda *a, **k: None)
+    monkeypatch.setattr(adaptive, "detail_rows", lambda *a, **k: (None, None))
     everything = stages(tmp_path / "everything")
     assert needed.shape == everything.shape and needed.shape[0] >= 899
     assert (needed == everything).all()

@@ -9,6 +9,7 @@ evolves in both. No simulation runs.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from pathlib import Path
 
@@ -72,6 +73,44 @@ def _reference_reading(layout, snap) -> StepReading:
     )
 
 
+def _differs_unread(layout, state, snap, shown, started, active, t, settings, rng) -> int:
+    """How many signals decide otherwise when only the detectors the kernel asks for
+    (:func:`kernel.zones_of`, :func:`kernel.detail_rows`, :func:`kernel.watched_loops`)
+    hold their values and every other one holds garbage."""
+    full = kernel.decide_free(
+        layout, copy.deepcopy(state), snap, shown, started, active, t, settings
+    )
+    decide = kernel.deciding(layout, shown, started, active, t)
+    none = np.zeros(len(shown), bool)
+
+    def only(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        out = rng.poisson(5.0, len(values)).astype(float)  # garbage
+        out[rows] = values[rows]
+        return out
+
+    counts = only(snap.counts, kernel.zones_of(layout, decide))
+    standing, loops = kernel.detail_rows(
+        layout,
+        shown,
+        active,
+        decide,
+        none,
+        counts,
+        snap.zone_ok,
+        snap.calls,
+        settings.exit_blocking,
+    )
+    seen = replace(
+        snap,
+        counts=counts,
+        halting=only(snap.halting, standing),
+        gaps=only(snap.gaps, loops),
+        passed=only(snap.passed, kernel.watched_loops(layout)),
+    )
+    choice, walk = kernel.decide_free(layout, state, seen, shown, started, active, t, settings)
+    return int(((choice != full[0]) | (walk != full[1]))[active].sum())
+
+
 @pytest.mark.parametrize(
     ("seed", "settings"),
     [
@@ -88,10 +127,11 @@ def test_kernel_agrees_with_the_reference_on_random_snapshots(intersections, see
     layout = kernel.build_layout(intersections, zones, loops, settings, exits, length)
     plans = [x.base_plan() for x in intersections]
     state = kernel.new_state(layout, plans, settings, t)
+    partial = copy.deepcopy(state)  # decides from only the detectors it asks for
     refs = reference_signals(intersections, zones, loops, settings, t, exits, length)
     n, _p, _ = layout.shape
     n_zone, n_loop, n_cross = len(layout.zone_ids), len(layout.loop_ids), len(layout.crossing_ids)
-    decisions = differing = walks = switches = 0
+    decisions = differing = walks = switches = unread = 0
     stage = np.array([0] * n)
     started = np.full(n, t)
     for step in range(800):
@@ -101,9 +141,11 @@ def test_kernel_agrees_with_the_reference_on_random_snapshots(intersections, see
                 greens = tuple(float(s.min_green + rng.integers(0, 40)) for s in x.stages)
                 plan = Plan(x.id, sum(greens) + x.lost_time, greens)
                 kernel.bound_by(layout, state, i, plan, settings)
+                kernel.bound_by(layout, partial, i, plan, settings)
                 refs[i].bound_by(plan, settings)
             # ...and which signals the interval data found congested
             state.congested = rng.random(n) < 0.5
+            partial.congested = state.congested.copy()
             for i in range(n):
                 refs[i].congested = bool(state.congested[i])
         # the stage showing and since when: mostly as chosen, sometimes an intergreen
@@ -121,6 +163,7 @@ def test_kernel_agrees_with_the_reference_on_random_snapshots(intersections, see
         shown = np.where(intergreen, -1, stage)
         active = shown >= 0
         choice, walk = kernel.decide_free(layout, state, snap, shown, started, active, t, settings)
+        unread += _differs_unread(layout, partial, snap, shown, started, active, t, settings, rng)
         seen = _reference_reading(layout, snap)
         for i, x in enumerate(intersections):
             if not active[i]:
@@ -140,6 +183,7 @@ def test_kernel_agrees_with_the_reference_on_random_snapshots(intersections, see
         stage = np.where(changed, choice, stage)
         started = np.where(changed, t + rng.integers(0, 6, n), started)
     assert differing == 0, f"{differing} of {decisions} decisions differ"
+    assert unread == 0, f"{unread} decisions differ when only the detectors asked for are read"
     assert decisions > 10_000
     # the snapshots exercised the rules: switches, walks and learned discharge all happen
     # (holding saturated greens leaves fewer switches)

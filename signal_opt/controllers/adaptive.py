@@ -39,9 +39,10 @@ from signal_opt.controllers.kernel import (
     build_layout,
     decide_free,
     deciding,
-    needed_rows,
+    detail_rows,
     new_state,
     watched_loops,
+    zones_of,
 )
 from signal_opt.controllers.signals import Mode, SignalStates
 from signal_opt.core import CoreSettings
@@ -179,25 +180,36 @@ class AdaptiveController(Controller):
         active = driver.free & (driver.stage >= 0)  # (N,)
         decide = deciding(layout, driver.stage, driver.started, active, t)  # (N,)
         hooked = self.signals.mode == Mode.COORDINATED  # (N,)
-        exits = self.settings.free.exit_blocking
-        needed = needed_rows(layout, driver.stage, active, decide, hooked, exits)
-        counts, halting, gaps, passed = self.reader.read_arrays(
-            layout.zone_ids, layout.loop_ids, *needed, self._passed_rows
-        )
-        self._gaps, self._counts = gaps, counts
-        if t + 1e-9 >= self.next_minute:
-            count, occupancy, jam = self.reader.last_interval(self.estimator.ids)  # (D,) each
-            self.estimator.add_arrays(count, occupancy, jam, self.period)
-            self._congestion(jam)
-            self._faulty(frozenset(self.estimator.faulty_now()))
-            self.next_minute += self.period
-        if t + 1e-9 >= self.next_retime:
-            self._retime(t)
-            self.next_retime += self.settings.interval
         calls = np.zeros(len(layout.crossing_ids), bool)  # (C,)
         if self.buttons is not None:
             for tls_id, pressed in self.buttons.pressed().items():
                 calls[[self._crossing_index[(tls_id, c)] for c in pressed]] = True
+        reader = self.reader
+        counts = reader.queue_counts(layout.zone_ids, zones_of(layout, decide | hooked))  # (Z,)
+        if t + 1e-9 >= self.next_minute:
+            count, occupancy, jam = reader.last_interval(self.estimator.ids)  # (D,) each
+            self.estimator.add_arrays(count, occupancy, jam, self.period)
+            self._congestion(jam)
+            self._faulty(frozenset(self.estimator.faulty_now()))
+            self.next_minute += self.period
+        standing, loops = detail_rows(
+            layout,
+            driver.stage,
+            active,
+            decide,
+            hooked,
+            counts,
+            self._zone_ok,
+            calls,
+            self.settings.free.exit_blocking,
+        )
+        halting, gaps, passed = reader.read_arrays(
+            layout.zone_ids, layout.loop_ids, standing, loops, self._passed_rows
+        )
+        self._gaps, self._counts = gaps, counts
+        if t + 1e-9 >= self.next_retime:
+            self._retime(t)
+            self.next_retime += self.settings.interval
         snap = Snapshot(counts, halting, gaps, passed, self._zone_ok, self._loop_ok, calls)
         choice, walk = decide_free(
             layout, self.state, snap, driver.stage, driver.started, active, t, self.settings.free

@@ -473,9 +473,8 @@ def decide_free(
     zones = layout.stage_zones  # (N, P, S)
     usable = zone_ok[zones]  # (N, P, S)
     has_zone = usable.any(axis=2)  # (N, P)
-    waiting = np.where(has_zone, (counts[zones]).sum(axis=2), 1.0)  # (N, P)
     called = ~np.isnan(state.called_since)  # (C + 1,)
-    waiting = waiting + called[layout.stage_crossings].sum(axis=2)  # (N, P)
+    waiting = _waiting(layout, counts, zone_ok, called)  # (N, P)
     is_cur = np.arange(p)[None, :] == cur[:, None]  # (N, P)
     others = layout.valid & ~is_cur & (waiting > 0)  # (N, P)
     anyone = others.any(axis=1)  # (N,)
@@ -526,6 +525,18 @@ def decide_free(
     return choice, walk & active
 
 
+def _waiting(
+    layout: Layout, counts: np.ndarray, zone_ok: np.ndarray, called: np.ndarray
+) -> np.ndarray:
+    """How many wait for each stage (N, P): vehicles on its usable zones (``counts``
+    (Z + 1,), 0 where unusable; ``zone_ok`` (Z + 1,)) plus its crossings' pressed buttons
+    (``called`` (C + 1,)); a stage with no usable zone to tell counts one vehicle."""
+    zones = layout.stage_zones  # (N, P, S)
+    has_zone = zone_ok[zones].any(axis=2)  # (N, P)
+    waiting = np.where(has_zone, counts[zones].sum(axis=2), 1.0)  # (N, P)
+    return waiting + called[layout.stage_crossings].sum(axis=2)
+
+
 def _observe_discharge(
     layout: Layout,
     state: KernelState,
@@ -563,39 +574,51 @@ def deciding(
     return active & (stage >= 0) & past_min
 
 
-def needed_rows(
+def detail_rows(
     layout: Layout,
     stage: np.ndarray,
     active: np.ndarray,
     decide: np.ndarray,
     hooked: np.ndarray,
+    counts: np.ndarray,
+    zone_ok: np.ndarray,
+    calls: np.ndarray,
     exits: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Which detectors' per-step values the decisions use, given the stage each signal
-    shows (N,) (-1: intergreen), the free signals in a green (``active`` (N,)), those of
-    them that may change stage now (``decide`` (N,), :func:`deciding`) and the signals
-    whose plan hooks read their stages' zones and current gap-out loops (``hooked``
-    (N,)); ``exits``: the standing vehicles of their exit zones count too (exit
-    blocking). Returns ``(zones whose vehicles count (R1,), zones whose standing vehicles
-    count (R2,), loops whose gaps count (R3,))``; the values of other detectors may be
-    left 0 (they change no decision).
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which zones' standing vehicles and which loops' gaps the decisions use, once the
+    vehicles on the zones of the deciding signals are known.
 
-    A deciding signal reads every zone of its stages and of the lanes they feed
-    (pressure, waits), the standing vehicles and gap-out loops of its green; every active
-    signal the standing vehicles of lanes whose discharge is learned."""
+    ``stage`` (N,) is the stage each signal shows (-1: intergreen), ``active`` (N,) the
+    free signals in a green, ``decide`` (N,) those of them that may change stage now
+    (:func:`deciding`; their zones' vehicles are read first, :func:`zones_of`), ``hooked``
+    (N,) the signals whose plan hooks read their current gap-out loops; ``counts`` (Z,)
+    the vehicles on each zone (those of the deciding signals' zones at least),
+    ``zone_ok`` (Z,) the usable zones, ``calls`` (C,) the pressed push buttons;
+    ``exits``: the standing vehicles of exit zones count too (exit blocking).
+
+    A deciding signal keeps its green whatever else the detectors show unless someone
+    waits for another stage; only then does it read the standing vehicles of its green
+    (keep moving) and of its exits, and its green's gap-out loops. Every active signal
+    reads the standing vehicles of the lanes whose discharge is learned. Returns
+    ``(zones (R1,), loops (R2,))``; the values of other detectors may be left 0."""
     nz, nm = len(layout.zone_ids), len(layout.loop_ids)
-    reads = decide | hooked  # (N,)
+    ok = np.append(zone_ok, False)  # (Z + 1,)
+    vehicles = np.where(ok, np.append(counts, 0.0), 0.0)  # (Z + 1,)
+    waiting = _waiting(layout, vehicles, ok, np.append(calls, False))  # (N, P)
+    cur = np.maximum(stage, 0)  # (N,)
+    p = layout.valid.shape[1]
+    others = layout.valid & (np.arange(p)[None, :] != cur[:, None]) & (waiting > 0)  # (N, P)
+    moving = decide & others.any(axis=1)  # (N,) may change stage now
     standing = np.zeros(nz + 1, bool)  # (Z + 1,)
-    rows = np.flatnonzero(decide)  # (D,)
-    standing[layout.stage_zones[rows, stage[rows]]] = True
+    rows = np.flatnonzero(moving)  # (D,)
+    standing[layout.stage_zones[rows, cur[rows]]] = True
     if exits:
         standing[layout.signal_exits[rows]] = True
-    learned = layout.learned & active[:, None]  # (N, L)
-    standing[layout.lane_zone[learned]] = True
+    standing[layout.lane_zone[layout.learned & active[:, None]]] = True
     loops = np.zeros(nm + 1, bool)  # (M + 1,)
-    rows = np.flatnonzero(reads & (stage >= 0))  # (R,)
-    loops[layout.stage_loops[rows, stage[rows]]] = True
-    return zones_of(layout, reads), np.flatnonzero(standing[:-1]), np.flatnonzero(loops[:-1])
+    rows = np.flatnonzero((moving | hooked) & (stage >= 0))  # (R,)
+    loops[layout.stage_loops[rows, cur[rows]]] = True
+    return np.flatnonzero(standing[:-1]), np.flatnonzero(loops[:-1])
 
 
 def watched_loops(layout: Layout) -> np.ndarray:

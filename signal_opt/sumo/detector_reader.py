@@ -2,8 +2,8 @@
 
 Only detector values are read (counts, occupancy, speed, queue length): never vehicle ids,
 routes or lane-wide simulator state. Per-step values come as arrays indexed by detector
-number (:meth:`DetectorReader.read_arrays`); interval aggregates are read once per
-interval.
+number (:meth:`DetectorReader.queue_counts`, :meth:`DetectorReader.read_arrays`);
+interval aggregates are read once per interval.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import traci.constants as tc
 class DetectorReader:
     """Reads the detectors of ``specs`` (from :mod:`signal_opt.sumo.detectors`).
 
-    ``per_step`` asks for the vehicles on the queue zones every step (max-pressure);
-    ``intervals`` for interval aggregates (adaptive retiming); ``gaps`` for what actuation
-    needs besides: the time since the last vehicle on each stop-line loop (gap-out), the
-    vehicles reaching it, and the vehicles standing on the queue zones
-    (:meth:`read_arrays`).
+    ``per_step`` asks for the vehicles on the queue zones every step
+    (:meth:`queue_counts`); ``intervals`` for interval aggregates (adaptive retiming);
+    ``gaps`` for what actuation needs besides: the time since the last vehicle on each
+    stop-line loop (gap-out), the vehicles reaching it, and the vehicles standing on the
+    queue zones (:meth:`read_arrays`).
 
     In-process (libsumo) each per-step value is read with one getter per detector, mapped
     into an array: measured on ``yizhuang_district`` (2,680 detectors), that costs about a
@@ -79,17 +79,16 @@ class DetectorReader:
         self,
         zone_ids: Sequence[str],
         loop_ids: Sequence[str],
-        count_rows: np.ndarray | None = None,
         halting_rows: np.ndarray | None = None,
         gap_rows: np.ndarray | None = None,
         passed_rows: np.ndarray | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Every per-step value in the order of ``zone_ids`` (Z,) and ``loop_ids`` (M,):
-        ``(counts (Z,), halting (Z,), gaps (M,), passed (M,))`` (needs ``gaps``).
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What actuation needs besides the vehicles on the zones (:meth:`queue_counts`),
+        in the order of ``zone_ids`` (Z,) and ``loop_ids`` (M,): ``(halting (Z,), gaps
+        (M,), passed (M,))`` (needs ``gaps``).
 
-        ``*_rows`` (index arrays; None: all) say which zones' vehicles, which zones'
-        standing vehicles, which loops' gaps and which loops' passages the caller will use
-        this step; the others
+        ``*_rows`` (index arrays; None: all) say which zones' standing vehicles, which
+        loops' gaps and which loops' passages the caller will use this step; the others
         may be left 0 (in process they are not read). ``passed_rows`` must be the same at
         every step: passages come from the count of each loop's current period, which
         restarts with every period. A vehicle counts when it reaches the loop (SUMO's
@@ -100,7 +99,6 @@ class DetectorReader:
         e1, e2 = self.conn.inductionloop, self.conn.lanearea
         if self.in_process:
             get = self._getter
-            counts = self._some(get("lanearea", "getLastStepVehicleNumber"), zone_ids, count_rows)
             halting = self._some(
                 get("lanearea", "getLastStepHaltingNumber"), zone_ids, halting_rows
             )
@@ -109,18 +107,17 @@ class DetectorReader:
                 get("inductionloop", "getIntervalVehicleNumber"), loop_ids, passed_rows
             )
         else:
-            number, standing = tc.LAST_STEP_VEHICLE_NUMBER, tc.LAST_STEP_VEHICLE_HALTING_NUMBER
+            standing = tc.LAST_STEP_VEHICLE_HALTING_NUMBER
             gap, counted = tc.LAST_STEP_TIME_SINCE_DETECTION, tc.VAR_INTERVAL_NUMBER
             zones = e2.getAllSubscriptionResults()
             loops = e1.getAllSubscriptionResults()
-            counts = np.fromiter((zones[d][number] for d in zone_ids), float, nz)
             halting = np.fromiter((zones[d][standing] for d in zone_ids), float, nz)
             gaps = np.fromiter((loops[d][gap] for d in loop_ids), float, nm)
             now = np.fromiter((loops[d][counted] for d in loop_ids), float, nm)  # (M,)
         last = self._counted if self._counted is not None else np.zeros(nm)
         passed = np.where(now >= last, now - last, now)  # the period restarted: all new
         self._counted = now
-        return counts, halting, gaps, passed
+        return halting, gaps, passed
 
     def _domains(self, ids: Sequence[str]) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """``(domain, rows (R,), ids[rows] (R,))`` of the loops and of the zones among
