@@ -24,7 +24,9 @@ Two rules for congestion, off by default (see the README): with ``exit_blocking`
 lane's pressure is weighed by the open share of its exits (vehicles standing in the exit
 zone just past the junction block it); with ``saturated_share``, at a signal the
 controller has marked congested from interval data, pressure does not end a green while
-that share of its gap-out loops still sees vehicles within ``gap`` seconds.
+it discharges: that share of its gap-out loops still sees vehicles within ``gap`` seconds
+and vehicles move through its queue zones (a queue standing still on a busy loop is held
+by a blocked exit, and holding its green serves nobody).
 
 The next stage is the waiting stage with the highest pressure, unless one has waited past
 its limit. Pressure weighs a lane by how fast the stage serves it, learned from the
@@ -179,12 +181,13 @@ def _choose(
     )
     maxed = elapsed >= sig.max_greens[stage]
     pushed = elapsed >= sig.holds[stage] and pressure[best] > pressure[stage]
+    standing = seen.halting
+    moving = sum(counts[d] - standing.get(d, 0) for d in sig.queues[stage] if d in counts)
     if pushed and settings.saturated_share > 0 and loops:
         busy = sum(1 for d in loops if gaps[d] < settings.gap)
-        pushed = not (sig.congested and busy >= settings.saturated_share * len(loops))
+        discharging = busy >= settings.saturated_share * len(loops) and moving > 0
+        pushed = not (sig.congested and discharging)
     if pushed and settings.keep_moving:
-        standing = seen.halting
-        moving = sum(counts[d] - standing.get(d, 0) for d in sig.queues[stage] if d in counts)
         pushed = pressure[best] > moving
     return best if gapped or maxed or pushed else stage
 

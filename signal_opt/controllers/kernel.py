@@ -68,7 +68,8 @@ class FreeSettings:
     saturated_share: float = 0.0
     """At a congested signal (:attr:`KernelState.congested`), a green is not ended by
     pressure while it still discharges at saturation: while at least this share of its
-    usable gap-out loops has seen a vehicle within ``gap`` s (0: off). Pressure from
+    usable gap-out loops has seen a vehicle within ``gap`` s and vehicles move through its
+    queue zones (0: off; a queue standing on a busy loop is held by a blocked exit). Pressure from
     queue zones drops as a queue longer than the zones starts to move (moving vehicles
     are spaced wider than standing ones) although the green serves it at full rate;
     ending it then wastes an intergreen of capacity, which congestion cannot spare."""
@@ -505,14 +506,16 @@ def decide_free(
     )  # (N,)
     maxed = elapsed >= state.max_greens[pick, cur]  # (N,)
     pushed = (elapsed >= layout.holds[pick, cur]) & (press[pick, best] > press[pick, cur])  # (N,)
+    cz = zones[pick, cur]  # (N, S)
+    moving = np.where(zone_ok[cz], counts[cz] - halting[cz], 0.0).sum(axis=1)  # (N,)
     if settings.saturated_share > 0:
         busy = (loops_ok & (gaps < settings.gap)).sum(axis=1)  # (N,)
         usable_loops = loops_ok.sum(axis=1)  # (N,)
-        discharging = (usable_loops > 0) & (busy >= settings.saturated_share * usable_loops)
+        discharging = (
+            (usable_loops > 0) & (busy >= settings.saturated_share * usable_loops) & (moving > 0)
+        )  # (N,)
         pushed &= ~(state.congested & discharging)
     if settings.keep_moving:
-        cz = zones[pick, cur]  # (N, S)
-        moving = np.where(zone_ok[cz], counts[cz] - halting[cz], 0.0).sum(axis=1)  # (N,)
         pushed &= press[pick, best] > moving
     choice = np.where(gapped | maxed | pushed, best, cur)  # (N,)
     choice = np.where(
