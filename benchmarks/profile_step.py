@@ -27,7 +27,7 @@ PARTS: list[tuple[Any, str, str]] = [
     (DetectorReader, "queue_counts", "read queue zones (per step)"),
     (DetectorReader, "read_arrays", "read gaps, standing (per step)"),
     (adaptive, "decide_free", "kernel: decide_free"),
-    (adaptive, "zones_of", "kernel: zones_of"),
+    (adaptive, "first_zones", "kernel: first_zones"),
     (adaptive, "detail_rows", "kernel: detail_rows"),
     (max_pressure, "decide_max_pressure", "kernel: decide_max_pressure"),
     (SignalDriver, "advance", "driver: advance"),

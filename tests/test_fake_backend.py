@@ -154,8 +154,8 @@ def test_adaptive_reading_only_what_it_needs_decides_as_reading_everything(tmp_p
         return np.array(shown)  # (steps, N)
 
     needed = stages(tmp_path / "needed")
-    monkeypatch.setattr(adaptive, "zones_of", lambda *a, **k: None)
-    monkeypatch.setattr(adaptive, "detail_rows", lambda *a, **k: (None, None))
+    monkeypatch.setattr(adaptive, "first_zones", lambda layout, *a: np.arange(len(layout.zone_ids)))
+    monkeypatch.setattr(adaptive, "detail_rows", lambda *a: (np.arange(0), None, None))
     everything = stages(tmp_path / "everything")
     assert needed.shape == everything.shape and needed.shape[0] >= 899
     assert (needed == everything).all()

@@ -75,31 +75,25 @@ def _reference_reading(layout, snap) -> StepReading:
 
 def _differs_unread(layout, state, snap, shown, started, active, t, settings, rng) -> int:
     """How many signals decide otherwise when only the detectors the kernel asks for
-    (:func:`kernel.zones_of`, :func:`kernel.detail_rows`, :func:`kernel.watched_loops`)
-    hold their values and every other one holds garbage."""
+    (:func:`kernel.first_zones`, then :func:`kernel.detail_rows`;
+    :func:`kernel.watched_loops`) hold their values and every other one holds garbage (zeros, or vehicles)."""
     full = kernel.decide_free(
         layout, copy.deepcopy(state), snap, shown, started, active, t, settings
     )
     decide = kernel.deciding(layout, shown, started, active, t)
-    none = np.zeros(len(shown), bool)
 
     def only(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        out = rng.poisson(5.0, len(values)).astype(float)  # garbage
+        out = rng.poisson(rng.choice([0.0, 5.0]), len(values)).astype(float)  # garbage
         out[rows] = values[rows]
         return out
 
-    counts = only(snap.counts, kernel.zones_of(layout, decide))
-    standing, loops = kernel.detail_rows(
-        layout,
-        shown,
-        active,
-        decide,
-        none,
-        counts,
-        snap.zone_ok,
-        snap.calls,
-        settings.exit_blocking,
+    counts = only(
+        snap.counts, kernel.first_zones(layout, shown, decide, np.zeros(len(shown), bool))
     )
+    zones, standing, loops = kernel.detail_rows(
+        layout, shown, active, decide, counts, snap.zone_ok, snap.calls, settings.exit_blocking
+    )
+    counts[zones] = snap.counts[zones]
     seen = replace(
         snap,
         counts=counts,

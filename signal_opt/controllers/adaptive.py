@@ -40,9 +40,9 @@ from signal_opt.controllers.kernel import (
     decide_free,
     deciding,
     detail_rows,
+    first_zones,
     new_state,
     watched_loops,
-    zones_of,
 )
 from signal_opt.controllers.signals import Mode, SignalStates
 from signal_opt.core import CoreSettings
@@ -185,24 +185,27 @@ class AdaptiveController(Controller):
             for tls_id, pressed in self.buttons.pressed().items():
                 calls[[self._crossing_index[(tls_id, c)] for c in pressed]] = True
         reader = self.reader
-        counts = reader.queue_counts(layout.zone_ids, zones_of(layout, decide | hooked))  # (Z,)
+        first = first_zones(layout, driver.stage, decide, hooked)  # (R,)
+        counts = reader.queue_counts(layout.zone_ids, first)  # (Z,)
         if t + 1e-9 >= self.next_minute:
             count, occupancy, jam = reader.last_interval(self.estimator.ids)  # (D,) each
             self.estimator.add_arrays(count, occupancy, jam, self.period)
             self._congestion(jam)
             self._faulty(frozenset(self.estimator.faulty_now()))
             self.next_minute += self.period
-        standing, loops = detail_rows(
+        zones, standing, loops = detail_rows(
             layout,
             driver.stage,
             active,
             decide,
-            hooked,
             counts,
             self._zone_ok,
             calls,
             self.settings.free.exit_blocking,
+            hooked,
         )
+        more = np.setdiff1d(zones, first, assume_unique=True)  # (R2,) not read yet
+        counts[more] = reader.queue_counts(layout.zone_ids, more)[more]
         halting, gaps, passed = reader.read_arrays(
             layout.zone_ids, layout.loop_ids, standing, loops, self._passed_rows
         )

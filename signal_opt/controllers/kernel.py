@@ -143,6 +143,9 @@ class Layout:
     signal_zones: np.ndarray
     """(N, W) every zone a signal's decision reads (its stages' zones and the zones its
     lanes feed), padded with Z."""
+    rival_zones: np.ndarray
+    """(N, P, V) the zones of every other stage than each stage, padded with Z: what
+    tells whether someone waits elsewhere while that stage shows green."""
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -324,6 +327,14 @@ def build_layout(
         sorted((set(stage_zones[i].ravel().tolist()) | fed_zones[i]) - {nz}) for i in range(n)
     ]
     signal_zones = _padded_rows(per_signal, nz)  # (N, W)
+    rivals = [
+        [
+            sorted({z for j, r in enumerate(zones_rows[i]) if j != k for z in r})
+            for k in range(len(zones_rows[i]))
+        ]
+        for i in range(n)
+    ]
+    rival_zones = _padded(rivals, n, p, nz)  # (N, P, V)
     signal_exits = _padded_rows(exits_of, nz)  # (N, X)
     capacity = np.array(
         [zone_capacity(zone_length.get(d, VEHICLE_SPACING_M)) for d in zone_ids] + [np.inf]
@@ -359,6 +370,7 @@ def build_layout(
         capacity=capacity,
         signal_exits=signal_exits,
         signal_zones=signal_zones,
+        rival_zones=rival_zones,
     )
 
 
@@ -577,34 +589,51 @@ def deciding(
     return active & (stage >= 0) & past_min
 
 
+def first_zones(
+    layout: Layout, stage: np.ndarray, decide: np.ndarray, hooked: np.ndarray
+) -> np.ndarray:
+    """The zones (R,) whose vehicles are read first each step: those of every stage but
+    the green of the signals that may change stage now (``decide`` (N,),
+    :func:`deciding`; ``stage`` (N,) their green), which tell whether someone waits
+    elsewhere, and every zone of the signals whose plan hooks read them (``hooked``
+    (N,)). :func:`detail_rows` then says what else to read."""
+    zones = np.zeros(len(layout.zone_ids) + 1, bool)  # (Z + 1,) the last slot is padding
+    rows = np.flatnonzero(decide)  # (D,)
+    zones[layout.rival_zones[rows, stage[rows]]] = True
+    zones[layout.signal_zones[hooked]] = True
+    return np.flatnonzero(zones[:-1])
+
+
 def detail_rows(
     layout: Layout,
     stage: np.ndarray,
     active: np.ndarray,
     decide: np.ndarray,
-    hooked: np.ndarray,
     counts: np.ndarray,
     zone_ok: np.ndarray,
     calls: np.ndarray,
     exits: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Which zones' standing vehicles and which loops' gaps the decisions use, once the
-    vehicles on the zones of the deciding signals are known.
+    hooked: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What else the decisions use once the vehicles on the :func:`first_zones` are
+    known: which zones' vehicles, which zones' standing vehicles and which loops' gaps.
 
     ``stage`` (N,) is the stage each signal shows (-1: intergreen), ``active`` (N,) the
-    free signals in a green, ``decide`` (N,) those of them that may change stage now
-    (:func:`deciding`; their zones' vehicles are read first, :func:`zones_of`), ``hooked``
-    (N,) the signals whose plan hooks read their current gap-out loops; ``counts`` (Z,)
-    the vehicles on each zone (those of the deciding signals' zones at least),
-    ``zone_ok`` (Z,) the usable zones, ``calls`` (C,) the pressed push buttons;
-    ``exits``: the standing vehicles of exit zones count too (exit blocking).
+    free signals in a green, ``decide`` (N,) those of them that may change stage now,
+    ``counts`` (Z,) the vehicles on each zone (the first zones at least), ``zone_ok`` (Z,)
+    the usable zones, ``calls`` (C,) the pressed push buttons; ``exits``: the standing
+    vehicles of exit zones count too (exit blocking); ``hooked`` (N,) the signals whose
+    plan hooks read their current gap-out loops.
 
     A deciding signal keeps its green whatever else the detectors show unless someone
-    waits for another stage; only then does it read the standing vehicles of its green
-    (keep moving) and of its exits, and its green's gap-out loops. Every active signal
-    reads the standing vehicles of the lanes whose discharge is learned. Returns
-    ``(zones (R1,), loops (R2,))``; the values of other detectors may be left 0."""
+    waits for another stage; only then does it read its other zones (its green's, those
+    its lanes feed), the standing vehicles of its green (keep moving) and of its exits,
+    and its green's gap-out loops. Every active signal reads the standing vehicles of the
+    lanes whose discharge is learned. Returns ``(zones (R1,), standing (R2,), loops
+    (R3,))``, the zones possibly including first zones already read; the values of other
+    detectors may be left 0."""
     nz, nm = len(layout.zone_ids), len(layout.loop_ids)
+    hooked = np.zeros(len(stage), bool) if hooked is None else hooked
     ok = np.append(zone_ok, False)  # (Z + 1,)
     vehicles = np.where(ok, np.append(counts, 0.0), 0.0)  # (Z + 1,)
     waiting = _waiting(layout, vehicles, ok, np.append(calls, False))  # (N, P)
@@ -621,7 +650,7 @@ def detail_rows(
     loops = np.zeros(nm + 1, bool)  # (M + 1,)
     rows = np.flatnonzero((moving | hooked) & (stage >= 0))  # (R,)
     loops[layout.stage_loops[rows, cur[rows]]] = True
-    return np.flatnonzero(standing[:-1]), np.flatnonzero(loops[:-1])
+    return zones_of(layout, moving), np.flatnonzero(standing[:-1]), np.flatnonzero(loops[:-1])
 
 
 def watched_loops(layout: Layout) -> np.ndarray:
