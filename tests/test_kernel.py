@@ -76,7 +76,8 @@ def _reference_reading(layout, snap) -> StepReading:
 def _differs_unread(layout, state, snap, shown, started, active, t, settings, rng) -> int:
     """How many signals decide otherwise when only the detectors the kernel asks for
     (:func:`kernel.first_zones`, then :func:`kernel.detail_rows`;
-    :func:`kernel.watched_loops`) hold their values and every other one holds garbage (zeros, or vehicles)."""
+    :func:`kernel.watched_loops`) hold their values and every other one holds garbage
+    (zeros, or vehicles)."""
     full = kernel.decide_free(
         layout, copy.deepcopy(state), snap, shown, started, active, t, settings
     )

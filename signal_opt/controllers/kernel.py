@@ -407,14 +407,20 @@ def bound_by(
     state.max_wait[i] = settings.max_wait_cycles * plan.cycle
 
 
-def pressure(layout: Layout, counts: np.ndarray, rates: np.ndarray | None = None) -> np.ndarray:
-    """Stage pressures (N, P) from the vehicles on each queue zone (Z,) (0 where a zone is
-    unusable); ``rates`` (N, P, L) weighs each lane's term (None: every served lane 1)."""
+def pressure(
+    layout: Layout,
+    counts: np.ndarray,
+    rates: np.ndarray | None = None,
+    rows: np.ndarray | slice = slice(None),
+) -> np.ndarray:
+    """Stage pressures (R, P) of the signals ``rows`` (default: all, R = N) from the
+    vehicles on each queue zone (Z,) (0 where a zone is unusable); ``rates`` (R, P, L)
+    weighs each lane's term (None: every served lane 1)."""
     n, p, nl = layout.shape
     q = np.append(counts, 0.0)  # (Z + 1,)
     lane = np.bincount(
         layout.term_row, weights=layout.term_coef * q[layout.term_zone], minlength=n * p * nl
-    ).reshape(n, p, nl)  # (N, P, L)
+    ).reshape(n, p, nl)[rows]  # (R, P, L)
     if rates is not None:
         lane = lane * rates
     return np.round(lane.sum(axis=2), PRESSURE_DECIMALS)  # (N, P)
@@ -483,61 +489,101 @@ def decide_free(
 
     elapsed = t - started  # (N,)
     below_min = ~deciding(layout, stage, started, active, t)  # (N,)
-    zones = layout.stage_zones  # (N, P, S)
-    usable = zone_ok[zones]  # (N, P, S)
-    has_zone = usable.any(axis=2)  # (N, P)
     called = ~np.isnan(state.called_since)  # (C + 1,)
     waiting = _waiting(layout, counts, zone_ok, called)  # (N, P)
     is_cur = np.arange(p)[None, :] == cur[:, None]  # (N, P)
     others = layout.valid & ~is_cur & (waiting > 0)  # (N, P)
     anyone = others.any(axis=1)  # (N,)
 
-    weight = rates(layout, state, settings)  # (N, P, L)
+    # only signals past their minimum with someone waiting elsewhere may change stage
+    r = np.flatnonzero(active & ~below_min & anyone)  # (R,)
+    choice = stage.copy()  # (N,)
+    if r.size:
+        choice[r] = _choose(
+            layout,
+            state,
+            snap,
+            r,
+            cur[r],
+            elapsed[r],
+            counts,
+            halting,
+            waiting[r],
+            others[r],
+            called,
+            t,
+            settings,
+        )
+    walk = pressed[layout.stage_crossings[np.arange(n), choice]].any(axis=1)  # (N,)
+    return choice, walk & active
+
+
+def _choose(
+    layout: Layout,
+    state: KernelState,
+    snap: Snapshot,
+    r: np.ndarray,
+    cur: np.ndarray,
+    elapsed: np.ndarray,
+    counts: np.ndarray,
+    halting: np.ndarray,
+    waiting: np.ndarray,
+    others: np.ndarray,
+    called: np.ndarray,
+    t: float,
+    settings: FreeSettings,
+) -> np.ndarray:
+    """The stage (R,) each signal ``r`` (R,) chooses: one past its minimum green ``cur``
+    (R,) for ``elapsed`` (R,) s, with ``others`` (R, P) stages waited for (``waiting``
+    (R, P)); ``counts`` and ``halting`` (Z + 1,) are 0 where a zone is unusable, ``called``
+    (C + 1,) the crossings called."""
+    nz = len(layout.zone_ids)
+    zone_ok = np.append(snap.zone_ok, False)  # (Z + 1,)
+    loop_ok = np.append(snap.loop_ok, False)  # (M + 1,)
+    zones = layout.stage_zones[r]  # (R, P, S)
+    usable = zone_ok[zones]  # (R, P, S)
+    has_zone = usable.any(axis=2)  # (R, P)
+    weight = rates(layout, state, settings)[r]  # (R, P, L)
     if settings.exit_blocking:
-        weight = weight * open_share(layout, halting[:nz])
-    press = pressure(layout, counts[:nz], weight)  # (N, P)
+        weight = weight * open_share(layout, halting[:nz])[r]
+    press = pressure(layout, counts[:nz], weight, r)  # (R, P)
     since = np.where(np.isnan(state.called_since), np.inf, state.called_since)  # (C + 1,)
-    ped = np.max(
-        np.where(called[layout.stage_crossings], t - since[layout.stage_crossings], 0.0), axis=2
-    )  # (N, P)
-    ped_over = others & (ped >= settings.max_ped_wait)  # (N, P)
+    crossings = layout.stage_crossings[r]  # (R, P, K)
+    ped = np.max(np.where(called[crossings], t - since[crossings], 0.0), axis=2)  # (R, P)
+    ped_over = others & (ped >= settings.max_ped_wait)  # (R, P)
     lane_wait = np.where(usable & (counts[zones] > 0), t - state.zone_green[zones], 0.0).max(
         axis=2
-    )  # (N, P)
-    waited = np.where(has_zone, lane_wait, t - state.last_green)  # (N, P)
-    wait_over = others & (waited >= state.max_wait[:, None])  # (N, P)
-    best = np.where(others, press, -np.inf).argmax(axis=1)  # (N,)
-    pick = np.arange(n)
-    loops = layout.stage_loops[pick, cur]  # (N, G)
-    loops_ok = loop_ok[loops]  # (N, G)
-    gaps = np.append(snap.gaps, 0.0)[loops]  # (N, G)
+    )  # (R, P)
+    waited = np.where(has_zone, lane_wait, t - state.last_green[r])  # (R, P)
+    wait_over = others & (waited >= state.max_wait[r, None])  # (R, P)
+    best = np.where(others, press, -np.inf).argmax(axis=1)  # (R,)
+    pick = np.arange(len(r))
+    loops = layout.stage_loops[r, cur]  # (R, G)
+    loops_ok = loop_ok[loops]  # (R, G)
+    gaps = np.append(snap.gaps, 0.0)[loops]  # (R, G)
     gapped = (
         loops_ok.any(axis=1)
         & (waiting[pick, cur] == 0)
         & np.all(~loops_ok | (gaps >= settings.gap), axis=1)
-    )  # (N,)
-    maxed = elapsed >= state.max_greens[pick, cur]  # (N,)
-    pushed = (elapsed >= layout.holds[pick, cur]) & (press[pick, best] > press[pick, cur])  # (N,)
-    cz = zones[pick, cur]  # (N, S)
-    moving = np.where(zone_ok[cz], counts[cz] - halting[cz], 0.0).sum(axis=1)  # (N,)
+    )  # (R,)
+    maxed = elapsed >= state.max_greens[r, cur]  # (R,)
+    pushed = (elapsed >= layout.holds[r, cur]) & (press[pick, best] > press[pick, cur])  # (R,)
+    cz = zones[pick, cur]  # (R, S)
+    moving = np.where(zone_ok[cz], counts[cz] - halting[cz], 0.0).sum(axis=1)  # (R,)
     if settings.saturated_share > 0:
-        busy = (loops_ok & (gaps < settings.gap)).sum(axis=1)  # (N,)
-        usable_loops = loops_ok.sum(axis=1)  # (N,)
+        busy = (loops_ok & (gaps < settings.gap)).sum(axis=1)  # (R,)
+        usable_loops = loops_ok.sum(axis=1)  # (R,)
         discharging = (
             (usable_loops > 0) & (busy >= settings.saturated_share * usable_loops) & (moving > 0)
-        )  # (N,)
-        pushed &= ~(state.congested & discharging)
+        )  # (R,)
+        pushed &= ~(state.congested[r] & discharging)
     if settings.keep_moving:
         pushed &= press[pick, best] > moving
-    choice = np.where(gapped | maxed | pushed, best, cur)  # (N,)
+    choice = np.where(gapped | maxed | pushed, best, cur)  # (R,)
     choice = np.where(
         wait_over.any(axis=1), np.where(wait_over, waited, -np.inf).argmax(axis=1), choice
     )
-    choice = np.where(ped_over.any(axis=1), np.where(ped_over, ped, -np.inf).argmax(axis=1), choice)
-    choice = np.where(below_min | ~anyone | ~active, cur, choice)
-    choice = np.where(active, choice, stage)
-    walk = pressed[layout.stage_crossings[pick, choice]].any(axis=1)  # (N,)
-    return choice, walk & active
+    return np.where(ped_over.any(axis=1), np.where(ped_over, ped, -np.inf).argmax(axis=1), choice)
 
 
 def _waiting(
