@@ -204,7 +204,10 @@ class AdaptiveController(Controller):
             self.settings.free.exit_blocking,
             hooked,
         )
-        more = np.setdiff1d(zones, first, assume_unique=True)  # (R2,) not read yet
+        unread = np.zeros(len(counts), bool)  # (Z,)
+        unread[zones] = True
+        unread[first] = False
+        more = np.flatnonzero(unread)  # (R2,)
         counts[more] = reader.queue_counts(layout.zone_ids, more)[more]
         halting, gaps, passed = reader.read_arrays(
             layout.zone_ids, layout.loop_ids, standing, loops, self._passed_rows
