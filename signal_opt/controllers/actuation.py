@@ -20,13 +20,13 @@ choosing the next stage (Varaiya's max-pressure) rather than a fixed rotation:
 - it ends at its maximum green, or when a stage has waited too long;
 - when nobody waits anywhere else, it rests in green.
 
-Two rules for congestion, off by default (see the README): with ``exit_blocking`` each
-lane's pressure is weighed by the open share of its exits (vehicles standing in the exit
-zone just past the junction block it); with ``saturated_share``, at a signal the
-controller has marked congested from interval data, pressure does not end a green while
-it discharges: that share of its gap-out loops still sees vehicles within ``gap`` seconds
-and vehicles move through its queue zones (a queue standing still on a busy loop is held
-by a blocked exit, and holding its green serves nobody).
+At a signal the controller has marked congested from interval data (a queue reached past
+one of its queue zones in the last minute), pressure does not end a green while it
+discharges at saturation (``saturated_share``): that share of its gap-out loops still
+sees vehicles within ``gap`` seconds and vehicles move through its queue zones (a queue
+standing on a busy loop is held by a blocked exit, and holding its green serves nobody).
+With ``exit_blocking`` (off by default) each lane's pressure is weighed by the open share
+of its exits (vehicles standing in the exit zone just past the junction block it).
 
 The next stage is the waiting stage with the highest pressure, unless one has waited past
 its limit. Pressure weighs a lane by how fast the stage serves it, learned from the

@@ -65,14 +65,15 @@ class FreeSettings:
     learn_rates: bool = True
     """Weigh each lane's pressure by how fast each stage is measured to serve it
     (:mod:`signal_opt.controllers.discharge`)."""
-    saturated_share: float = 0.0
+    saturated_share: float = 0.5
     """At a congested signal (:attr:`KernelState.congested`), a green is not ended by
     pressure while it still discharges at saturation: while at least this share of its
     usable gap-out loops has seen a vehicle within ``gap`` s and vehicles move through its
-    queue zones (0: off; a queue standing on a busy loop is held by a blocked exit). Pressure from
-    queue zones drops as a queue longer than the zones starts to move (moving vehicles
-    are spaced wider than standing ones) although the green serves it at full rate;
-    ending it then wastes an intergreen of capacity, which congestion cannot spare."""
+    queue zones (0: off; a queue standing on a busy loop is held by a blocked exit).
+    Pressure from queue zones drops as a queue longer than the zones starts to move
+    (moving vehicles are spaced wider than standing ones) although the green serves it at
+    full rate; ending it then wastes an intergreen of capacity, which congestion cannot
+    spare."""
     exit_blocking: bool = False
     """Weigh each lane's pressure by the share of its exits not blocked: vehicles standing
     in the exit zone just past the junction (the next link's queue reaches back to it)
