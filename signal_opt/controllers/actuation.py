@@ -189,11 +189,7 @@ def _choose(
         pushed = not (sig.congested and discharging)
     if pushed and settings.keep_moving:
         pushed = pressure[best] > moving
-    if not (gapped or maxed or pushed):
-        return stage
-    if sig.congested and settings.congested_cyclic:
-        return min(others, key=lambda k: (k - stage) % len(sig.x.stages))
-    return best
+    return best if gapped or maxed or pushed else stage
 
 
 def _waited(sig: FreeSignal, k: int, t: float, counts: Mapping[str, int]) -> float:

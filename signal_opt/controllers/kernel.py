@@ -74,11 +74,6 @@ class FreeSettings:
     (moving vehicles are spaced wider than standing ones) although the green serves it at
     full rate; ending it then wastes an intergreen of capacity, which congestion cannot
     spare."""
-    congested_cyclic: bool = False
-    """At a congested signal, the green that ends hands over to the next waiting stage in
-    the program's order, not to the one of highest pressure: when queues overflow their
-    zones, pressure read from the zones no longer ranks the stages, and serving them in
-    turn keeps every queue's wait to about one cycle."""
     exit_blocking: bool = False
     """Weigh each lane's pressure by the share of its exits not blocked: vehicles standing
     in the exit zone just past the junction (the next link's queue reaches back to it)
@@ -585,11 +580,6 @@ def _choose(
         pushed &= ~(state.congested[r] & discharging)
     if settings.keep_moving:
         pushed &= press[pick, best] > moving
-    if settings.congested_cyclic:
-        p = layout.valid.shape[1]
-        ahead = (np.arange(p)[None, :] - cur[:, None]) % p  # (R, P) stages after cur, in turn
-        following = np.where(others, ahead, p).argmin(axis=1)  # (R,)
-        best = np.where(state.congested[r], following, best)
     choice = np.where(gapped | maxed | pushed, best, cur)  # (R,)
     choice = np.where(
         wait_over.any(axis=1), np.where(wait_over, waited, -np.inf).argmax(axis=1), choice
