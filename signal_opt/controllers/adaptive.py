@@ -78,7 +78,9 @@ class AdaptiveSettings:
     share of the zone."""
     congested_zones: int = 1
     """A signal is congested (:attr:`FreeSettings.saturated_share`) when that held on at
-    least this many of its queue zones in the last interval."""
+    least this many of its queue zones in the last interval..."""
+    congested_minutes: int = 1
+    """...and in each of this many intervals in a row."""
     gap_out: bool = True
     """Coordinated signals: a non-coordinated green with no vehicle for ``free.gap``
     seconds ends early; a stage nobody waits for is skipped."""
@@ -149,6 +151,7 @@ class AdaptiveController(Controller):
         self._loop_ok = np.ones(n_loops, bool)  # (M,)
         self._gaps = np.zeros(n_loops)  # (M,) the last step's, for coordinated gap-out
         self._counts = np.zeros(n_zones)  # (Z,)
+        self._congested_run = np.zeros(len(self.layout.ids), dtype=np.int64)  # (N,) intervals
         return []
 
     def start(self, sim: Simulation) -> None:
@@ -227,15 +230,18 @@ class AdaptiveController(Controller):
         return t + 1.0
 
     def _congestion(self, jam: np.ndarray) -> None:
-        """Mark the signals where, in the last interval, queues reached the far end of at
-        least ``congested_zones`` of their usable queue zones (``jam`` (D,): each
-        detector's longest queue, m, in the estimator's order)."""
+        """Mark the signals where, in each of the last ``congested_minutes`` intervals,
+        queues reached the far end of at least ``congested_zones`` of their usable queue
+        zones (``jam`` (D,): each detector's longest queue, m, in the estimator's
+        order)."""
         z = self._queue_rows  # (Q,) the queue zones' rows in the estimator's order
         full = np.nan_to_num(jam[z]) >= self.settings.long_queue * self._queue_length  # (Q,)
         ok = self._zone_ok[self._queue_zone]  # (Q,)
         n = len(self.layout.ids)
         hit = np.bincount(self._queue_signal, weights=full & ok, minlength=n)  # (N,)
-        self.state.congested = hit >= self.settings.congested_zones
+        now = hit >= self.settings.congested_zones  # (N,)
+        self._congested_run = np.where(now, self._congested_run + 1, 0)
+        self.state.congested = self._congested_run >= self.settings.congested_minutes
 
     def _faulty(self, bad: frozenset[str]) -> None:
         """Leave the detectors found faulty out of free operation and gap-out."""
