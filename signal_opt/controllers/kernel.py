@@ -424,7 +424,7 @@ def pressure(
     ).reshape(n, p, nl)[rows]  # (R, P, L)
     if rates is not None:
         lane = lane * rates
-    return np.round(lane.sum(axis=2), PRESSURE_DECIMALS)  # (N, P)
+    return np.round(lane.sum(axis=2), PRESSURE_DECIMALS)  # (R, P)
 
 
 def rates(layout: Layout, state: KernelState, settings: FreeSettings) -> np.ndarray:
