@@ -469,7 +469,7 @@ def decide_free(
     ``(choice (N,), walk (N,))``. ``stage`` (N,) is the green showing since ``started``
     (N,); only ``active`` (N,) signals (free, in a green) decide, the others keep
     ``stage``. Updates ``state`` (greens seen, calls, discharge) for the active ones."""
-    n, p, _ = layout.shape
+    n = len(layout.ids)
     nz, nc = len(layout.zone_ids), len(layout.crossing_ids)
     rows = np.flatnonzero(active)  # (A,)
     cur = np.where(active, stage, 0)  # (N,)
@@ -491,9 +491,7 @@ def decide_free(
     elapsed = t - started  # (N,)
     below_min = ~deciding(layout, stage, started, active, t)  # (N,)
     called = ~np.isnan(state.called_since)  # (C + 1,)
-    waiting = _waiting(layout, counts, zone_ok, called)  # (N, P)
-    is_cur = np.arange(p)[None, :] == cur[:, None]  # (N, P)
-    others = layout.valid & ~is_cur & (waiting > 0)  # (N, P)
+    waiting, others = _waiting(layout, counts, zone_ok, called, cur)  # (N, P) each
     anyone = others.any(axis=1)  # (N,)
 
     # only signals past their minimum with someone waiting elsewhere may change stage
@@ -503,7 +501,9 @@ def decide_free(
         choice[r] = _choose(
             layout,
             state,
-            snap,
+            zone_ok,
+            loop_ok,
+            np.append(snap.gaps, 0.0),
             r,
             cur[r],
             elapsed[r],
@@ -522,7 +522,9 @@ def decide_free(
 def _choose(
     layout: Layout,
     state: KernelState,
-    snap: Snapshot,
+    zone_ok: np.ndarray,
+    loop_ok: np.ndarray,
+    gaps: np.ndarray,
     r: np.ndarray,
     cur: np.ndarray,
     elapsed: np.ndarray,
@@ -536,11 +538,10 @@ def _choose(
 ) -> np.ndarray:
     """The stage (R,) each signal ``r`` (R,) chooses: one past its minimum green ``cur``
     (R,) for ``elapsed`` (R,) s, with ``others`` (R, P) stages waited for (``waiting``
-    (R, P)); ``counts`` and ``halting`` (Z + 1,) are 0 where a zone is unusable, ``called``
-    (C + 1,) the crossings called."""
+    (R, P)); ``zone_ok``, ``counts`` and ``halting`` are (Z + 1,), the last two 0 where a
+    zone is unusable; ``loop_ok`` and ``gaps`` (M + 1,); ``called`` (C + 1,) the crossings
+    called."""
     nz = len(layout.zone_ids)
-    zone_ok = np.append(snap.zone_ok, False)  # (Z + 1,)
-    loop_ok = np.append(snap.loop_ok, False)  # (M + 1,)
     zones = layout.stage_zones[r]  # (R, P, S)
     usable = zone_ok[zones]  # (R, P, S)
     has_zone = usable.any(axis=2)  # (R, P)
@@ -561,7 +562,7 @@ def _choose(
     pick = np.arange(len(r))
     loops = layout.stage_loops[r, cur]  # (R, G)
     loops_ok = loop_ok[loops]  # (R, G)
-    gaps = np.append(snap.gaps, 0.0)[loops]  # (R, G)
+    gaps = gaps[loops]  # (R, G)
     gapped = (
         loops_ok.any(axis=1)
         & (waiting[pick, cur] == 0)
@@ -588,15 +589,20 @@ def _choose(
 
 
 def _waiting(
-    layout: Layout, counts: np.ndarray, zone_ok: np.ndarray, called: np.ndarray
-) -> np.ndarray:
-    """How many wait for each stage (N, P): vehicles on its usable zones (``counts``
-    (Z + 1,), 0 where unusable; ``zone_ok`` (Z + 1,)) plus its crossings' pressed buttons
-    (``called`` (C + 1,)); a stage with no usable zone to tell counts one vehicle."""
+    layout: Layout, counts: np.ndarray, zone_ok: np.ndarray, called: np.ndarray, cur: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """How many wait for each stage, and which stages other than ``cur`` (N,) someone
+    waits for: ``(waiting (N, P), others (N, P) bool)``. Vehicles count on usable zones
+    (``counts`` (Z + 1,), 0 where unusable; ``zone_ok`` (Z + 1,)), pressed buttons on the
+    stage's crossings (``called`` (C + 1,)); a stage with no usable zone to tell counts
+    one vehicle."""
+    p = layout.valid.shape[1]
     zones = layout.stage_zones  # (N, P, S)
     has_zone = zone_ok[zones].any(axis=2)  # (N, P)
     waiting = np.where(has_zone, counts[zones].sum(axis=2), 1.0)  # (N, P)
-    return waiting + called[layout.stage_crossings].sum(axis=2)
+    waiting = waiting + called[layout.stage_crossings].sum(axis=2)  # (N, P)
+    is_cur = np.arange(p)[None, :] == cur[:, None]  # (N, P)
+    return waiting, layout.valid & ~is_cur & (waiting > 0)
 
 
 def _observe_discharge(
@@ -683,10 +689,8 @@ def detail_rows(
     hooked = np.zeros(len(stage), bool) if hooked is None else hooked
     ok = np.append(zone_ok, False)  # (Z + 1,)
     vehicles = np.where(ok, np.append(counts, 0.0), 0.0)  # (Z + 1,)
-    waiting = _waiting(layout, vehicles, ok, np.append(calls, False))  # (N, P)
     cur = np.maximum(stage, 0)  # (N,)
-    p = layout.valid.shape[1]
-    others = layout.valid & (np.arange(p)[None, :] != cur[:, None]) & (waiting > 0)  # (N, P)
+    _, others = _waiting(layout, vehicles, ok, np.append(calls, False), cur)  # (N, P)
     moving = decide & others.any(axis=1)  # (N,) may change stage now
     standing = np.zeros(nz + 1, bool)  # (Z + 1,)
     rows = np.flatnonzero(moving)  # (D,)

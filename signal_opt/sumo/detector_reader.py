@@ -62,9 +62,9 @@ class DetectorReader:
         self._counted: np.ndarray | None = None
         """Vehicles each stop-line loop had counted in its current period, last step (M,)."""
         self._ids: dict[int, np.ndarray] = {}
+        """Detector ids as object arrays, to index by rows (by the id of the caller's tuple)."""
         self._split: dict[tuple[str, ...], list[tuple[str, np.ndarray, np.ndarray]]] = {}
         """Per id tuple of :meth:`last_interval`, its loops and zones (:meth:`_domains`)."""
-        """Detector ids as object arrays, to index by rows (by the id of the caller's tuple)."""
 
     def queue_counts(self, zone_ids: Sequence[str], rows: np.ndarray | None = None) -> np.ndarray:
         """Vehicles now on each queue zone (Z,), in the order of ``zone_ids`` (needs
