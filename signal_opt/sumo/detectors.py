@@ -7,11 +7,11 @@ intersections have (and SUMO's ``tools/output/generateTLSE1Detectors.py`` /
 - ``sl_<lane>``: a stop-line induction loop (E1) :data:`STOPLINE_SETBACK` m before the
   stop line, counting discharge;
 - ``adv_<lane>``: an advance induction loop (E1) :data:`ADVANCE_DISTANCE` m upstream,
-  counting arrivals before the queue reaches them. On a short lane it moves onto the
-  upstream lane when that is a simple continuation (one feeding lane, which feeds only
-  this lane, across an unsignalized junction); otherwise it sits at
-  :data:`SHORT_LANE_FRACTION` of the lane, never closer than :data:`MIN_ADVANCE` m to the
-  stop line;
+  counting arrivals before the queue reaches them. A lane too short for that (a turn
+  bay, the last piece of an approach split at a lane change) hands it over to the lanes
+  feeding it across unsignalized junctions (the one going straight on, else the longest);
+  only where no lane feeds it does it sit at :data:`SHORT_LANE_FRACTION` of the lane,
+  never closer than :data:`MIN_ADVANCE` m to the stop line;
 - ``q_<lane>``: a lane-area detector (E2) from the stop line back to the advance loop
   (video queue detection). Where the lane is short it continues over the lanes that feed
   it (a multi-lane E2), back to the advance loop, so that a queue is seen however short
@@ -54,7 +54,11 @@ STOPLINE_SETBACK = 1.5
 """Distance (m) of the stop-line loop from the end of the lane."""
 ADVANCE_DISTANCE = 110.0
 """Distance (m) of the advance loop from the stop line where the lane allows."""
+ADVANCE_MARGIN = 5.0
+"""A lane holds its advance loop when at least this much of it (m) is left upstream of
+the loop; a shorter lane's loop and zone reach back over the lane feeding it."""
 SHORT_LANE_FRACTION = 0.6
+"""Where no lane feeds a short lane, its advance loop sits this share of it back."""
 MIN_ADVANCE = 15.0
 """An advance loop never sits closer than this (m) to the stop line."""
 STOPLINE_ZONE = 10.0
@@ -140,11 +144,10 @@ def _place_lane(tls: str, lane: sumolib.net.lane.Lane, period: float) -> list[De
     stop_pos = max(length - STOPLINE_SETBACK, 0.0)
     specs = [DetectorSpec(f"sl_{lid}", "stopline", lid, round(stop_pos, 2), 0.0, tls, period, lid)]
 
-    chain = (
-        []
-        if length >= ADVANCE_DISTANCE + STOPLINE_SETBACK
-        else _upstream_chain(lane, ADVANCE_DISTANCE - length)
-    )
+    # A lane too short to hold the advance loop ADVANCE_DISTANCE m back (with room
+    # before it) looks back over its feeding lanes.
+    long_enough = length >= ADVANCE_DISTANCE + ADVANCE_MARGIN
+    chain = [] if long_enough else _upstream_chain(lane, ADVANCE_DISTANCE + ADVANCE_MARGIN - length)
     if chain:
         # Advance loop and queue zone reach back over the feeding lanes.
         reach = length + sum(up.getLength() for up in chain)
@@ -152,7 +155,8 @@ def _place_lane(tls: str, lane: sumolib.net.lane.Lane, period: float) -> list[De
         adv_pos = min(max(reach - ADVANCE_DISTANCE, 0.0), max(first.getLength() - 0.5, 0.0))
         adv_lane, upstream, end = first.getID(), tuple(up.getID() for up in chain), length
     else:
-        reach = min(ADVANCE_DISTANCE, max(SHORT_LANE_FRACTION * length, MIN_ADVANCE))
+        fallback = max(SHORT_LANE_FRACTION * length, MIN_ADVANCE)
+        reach = ADVANCE_DISTANCE if long_enough else min(ADVANCE_DISTANCE, fallback)
         if reach > length - 0.5:
             log.info("lane %s (%.1f m) is too short for an advance detector", lid, length)
             return specs

@@ -11,6 +11,7 @@ import sumolib
 
 from signal_opt.sumo.detectors import (
     ADVANCE_DISTANCE,
+    ADVANCE_MARGIN,
     EXIT_ZONE,
     DetectorSpec,
     detectors_from_additional,
@@ -229,3 +230,67 @@ def test_sumo_loads_placed_detectors(specs, net_file, tmp_path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "Error" not in proc.stderr
+
+
+# A signal C with a turn bay on the west approach: w_far (one lane) splits into w_bay (two
+# lanes, both fed by w_far_0) a little shorter than the advance distance; e_mid is longer
+# than the advance distance but well under twice it, and nothing feeds it.
+BAY_NODES = """<nodes>
+    <node id="C" x="0" y="0" type="traffic_light"/>
+    <node id="W1" x="-122" y="0" type="priority"/>
+    <node id="W2" x="-600" y="0" type="priority"/>
+    <node id="E1" x="150" y="0" type="priority"/>
+    <node id="N1" x="0" y="300" type="priority"/>
+</nodes>
+"""
+BAY_EDGES = """<edges>
+    <edge id="w_far" from="W2" to="W1" numLanes="1" speed="13.89"/>
+    <edge id="w_bay" from="W1" to="C" numLanes="2" speed="13.89"/>
+    <edge id="e_mid" from="E1" to="C" numLanes="1" speed="13.89"/>
+    <edge id="c_e" from="C" to="E1" numLanes="1" speed="13.89"/>
+    <edge id="c_n" from="C" to="N1" numLanes="1" speed="13.89"/>
+</edges>
+"""
+BAY_CONNECTIONS = """<connections>
+    <connection from="w_far" to="w_bay" fromLane="0" toLane="0"/>
+    <connection from="w_far" to="w_bay" fromLane="0" toLane="1"/>
+    <connection from="w_bay" to="c_e" fromLane="0" toLane="0"/>
+    <connection from="w_bay" to="c_n" fromLane="1" toLane="0"/>
+</connections>
+"""
+
+
+@pytest.fixture(scope="module")
+def bay_net(tmp_path_factory) -> sumolib.net.Net:
+    d = tmp_path_factory.mktemp("baynet")
+    (d / "t.nod.xml").write_text(BAY_NODES)
+    (d / "t.edg.xml").write_text(BAY_EDGES)
+    (d / "t.con.xml").write_text(BAY_CONNECTIONS)
+    subprocess.run(
+        [
+            sumolib.checkBinary("netconvert"), "-n", "t.nod.xml", "-e", "t.edg.xml",
+            "-x", "t.con.xml", "--no-turnarounds", "true", "-o", "t.net.xml",
+        ],
+        cwd=d, check=True, capture_output=True,
+    )  # fmt: skip
+    return sumolib.net.readNet(str(d / "t.net.xml"))
+
+
+def test_a_bay_just_short_of_the_advance_distance_reaches_over_its_feeder(bay_net) -> None:
+    bay = bay_net.getLane("w_bay_0").getLength()
+    assert ADVANCE_DISTANCE < bay < ADVANCE_DISTANCE + ADVANCE_MARGIN  # the case under test
+    d = _by_id(place_detectors(bay_net))
+    for lane in ("w_bay_0", "w_bay_1"):
+        q = d[f"q_{lane}"]
+        # the whole bay and at least the last half metre of its feeder
+        assert q.upstream_lanes == ("w_far_0",)
+        assert bay < q.length < ADVANCE_DISTANCE + ADVANCE_MARGIN
+        assert d[f"adv_{lane}"].lane == "w_far_0"
+
+
+def test_a_lane_longer_than_the_advance_distance_gets_all_of_it(bay_net) -> None:
+    length = bay_net.getLane("e_mid_0").getLength()
+    assert ADVANCE_DISTANCE + ADVANCE_MARGIN < length < 2 * ADVANCE_DISTANCE
+    d = _by_id(place_detectors(bay_net))
+    assert length - d["adv_e_mid_0"].position == pytest.approx(ADVANCE_DISTANCE)
+    assert d["q_e_mid_0"].length == pytest.approx(ADVANCE_DISTANCE - 0.1, abs=0.02)
