@@ -39,7 +39,9 @@ def intersections(turn_lane_scenario) -> list[Intersection]:
 def _detectors(xs: list[Intersection], rng: np.random.Generator):
     """Queue zones and stop-line loops per incoming lane: some lanes have none, some two
     loops, some two zones (the last one is the lane's pressure zone); exit zones of 8-40 m
-    on most lanes leaving a signal."""
+    on most lanes leaving a signal. ``length`` gives every zone's length and every lane's
+    (60-500 m; zones of 20-120 m, so that fed zones weigh from a share to all of their
+    lane)."""
     zones: dict[str, list[str]] = {}
     loops: dict[str, list[str]] = {}
     exits: dict[str, list[str]] = {}
@@ -51,6 +53,7 @@ def _detectors(xs: list[Intersection], rng: np.random.Generator):
     lanes = sorted({lk.from_lane for x in xs for lk in x.links if not lk.is_crossing})
     lanes += sorted({lk.to_lane for x in xs for lk in x.links if not lk.is_crossing})
     for lane in dict.fromkeys(lanes):
+        length[lane] = float(rng.uniform(60.0, 500.0))
         r = rng.random()
         if r > 0.08:
             zones[lane] = [f"z:{lane}"] + ([f"z2:{lane}"] if r > 0.95 else [])
@@ -113,17 +116,18 @@ def _differs_unread(layout, state, snap, shown, started, active, t, settings, rn
         (1, FreeSettings()),
         (2, FreeSettings(saturated_share=0.5, exit_blocking=False)),
         (3, FreeSettings(saturated_share=0.01, exit_blocking=True)),
+        (4, FreeSettings(storage_weighted=True)),
     ],
 )
 def test_kernel_agrees_with_the_reference_on_random_snapshots(intersections, seed, settings):
     rng = np.random.default_rng(seed)
     zones, loops, exits, length = _detectors(intersections, rng)
     t = 1000.0
-    layout = kernel.build_layout(intersections, zones, loops, settings, exits, length)
+    layout = kernel.build_layout(intersections, zones, loops, settings, exits, length, length)
     plans = [x.base_plan() for x in intersections]
     state = kernel.new_state(layout, plans, settings, t)
     partial = copy.deepcopy(state)  # decides from only the detectors it asks for
-    refs = reference_signals(intersections, zones, loops, settings, t, exits, length)
+    refs = reference_signals(intersections, zones, loops, settings, t, exits, length, length)
     n, _p, _ = layout.shape
     n_zone, n_loop, n_cross = len(layout.zone_ids), len(layout.loop_ids), len(layout.crossing_ids)
     decisions = differing = walks = switches = unread = 0
@@ -262,7 +266,15 @@ def _shadowed(monkeypatch):
                 kind = {"queue": zones, "stopline": loops}.get(spec.kind)
                 if kind is not None:
                     kind.setdefault(served_lane(spec), []).append(spec.id)
-            refs.extend(reference_signals(ctl.ctx.intersections, zones, loops, settings, t - 1))
+            length = {s.id: s.length for s in ctl.ctx.detectors if s.kind == "queue"}
+            length.update(
+                (ln.getID(), ln.getLength()) for e in ctl.ctx.net.getEdges() for ln in e.getLanes()
+            )
+            refs.extend(
+                reference_signals(
+                    ctl.ctx.intersections, zones, loops, settings, t - 1, None, length, length
+                )
+            )
         bounds = state.max_greens.copy(), state.max_wait.copy()
         choice, walk = real(layout, state, snap, stage, started, active, t, settings)
         seen = _reference_reading(layout, snap)
@@ -309,6 +321,35 @@ def test_kernel_agrees_with_the_reference_in_a_congested_fake_run(tmp_path, monk
     assert tally["decisions"] > 10_000
     assert tally["congested"] > 1000
     assert tally["differing"] == 0, tally
+
+
+def test_a_fed_zone_weighs_the_share_of_its_lane_it_covers(intersections):
+    """With storage weighting, a 110 m zone on a 440 m lane a stage feeds takes a quarter
+    of its vehicles off the pressure of the lanes feeding it; on a lane it covers whole,
+    all of them; with the weighting off, or lane lengths unknown, all of them too (plain
+    max-pressure)."""
+    links = [lk for x in intersections for lk in x.links if not lk.is_crossing]
+    fed = sorted({lk.to_lane for lk in links})
+    zones = {lane: [f"z:{lane}"] for lane in {lk.from_lane for lk in links} | set(fed)}
+    zone_m = {f"z:{lane}": 110.0 for lane in zones}
+    lane_m = {lane: 440.0 if k % 2 else 80.0 for k, lane in enumerate(fed)}
+
+    def coefs(settings: FreeSettings, lanes: dict | None) -> dict[str, float]:
+        layout = kernel.build_layout(intersections, zones, {}, settings, None, zone_m, lanes)
+        out: dict[str, float] = {}
+        for z, c in zip(layout.term_zone, layout.term_coef, strict=True):
+            if c < 0:
+                out.setdefault(layout.zone_ids[z], c)
+        return out
+
+    weighed = coefs(FreeSettings(storage_weighted=True), lane_m)
+    plain = coefs(FreeSettings(storage_weighted=True), None)
+    assert plain == coefs(FreeSettings(storage_weighted=False), lane_m)
+    assert weighed.keys() == plain.keys() and len(weighed) > 10
+    for zone, c in weighed.items():
+        share = 0.25 if lane_m[zone[2:]] == 440.0 else 1.0
+        assert c == pytest.approx(plain[zone] * share)
+    assert {round(weighed[z] / plain[z], 6) for z in weighed} == {0.25, 1.0}
 
 
 def test_a_full_exit_zone_blocks_the_lanes_feeding_it(intersections):

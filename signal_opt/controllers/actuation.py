@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from signal_opt.controllers.discharge import Discharge, discharge_of
-from signal_opt.controllers.kernel import FreeSettings
+from signal_opt.controllers.kernel import FreeSettings, fed_share
 from signal_opt.controllers.max_pressure import Pressure, pressure_of
 from signal_opt.detectors import VEHICLE_SPACING_M, StepReading, zone_capacity
 from signal_opt.model import GREEN_STATES, Intersection, Plan
@@ -228,11 +228,17 @@ def reference_signals(
     t: float,
     exit_zones: Mapping[str, Sequence[str]] | None = None,
     zone_length: Mapping[str, float] | None = None,
+    lane_length: Mapping[str, float] | None = None,
 ) -> list[FreeSignal]:
     """The plain-Python :class:`FreeSignal` of every intersection, from the same lane maps
     :func:`signal_opt.controllers.kernel.build_layout` takes (for tests of the kernel)."""
     zone_of = {lane: zones[-1] for lane, zones in queue_zones.items() if zones}
     exit_of = {lane: zones[-1] for lane, zones in (exit_zones or {}).items() if zones}
+    lengths = (lane_length or {}) if settings.storage_weighted else {}
+    weight = {
+        lane: fed_share((zone_length or {}).get(zone), lengths.get(lane))
+        for lane, zone in zone_of.items()
+    }
     out = []
     for x in intersections:
         loops, queues = [], []
@@ -248,7 +254,7 @@ def reference_signals(
             )
             loops.append([d for ln in (priority or lanes) for d in stop_loops.get(ln, ())])
             queues.append([d for ln in lanes for d in queue_zones.get(ln, ())])
-        pressure = pressure_of(x, zone_of, exit_of)
+        pressure = pressure_of(x, zone_of, exit_of, weight)
         discharge = discharge_of(x, zone_of, stop_loops)
         sig = free_signal(x, pressure, loops, queues, settings, t, discharge)
         sig.capacity = {

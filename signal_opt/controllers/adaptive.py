@@ -129,6 +129,7 @@ class AdaptiveController(Controller):
             self.settings.free,
             ctx.lane_detectors("exit"),
             length,
+            {ln.getID(): ln.getLength() for e in ctx.net.getEdges() for ln in e.getLanes()},
         )
         self._zone_index = {d: i for i, d in enumerate(self.layout.zone_ids)}
         # each signal's lane queue zones, for congestion from interval data

@@ -47,8 +47,8 @@ class Pressure:
 
     ``detectors`` (D,) lists the queue zone of each incoming then each outgoing lane ("" for
     none); ``terms`` (P, L, D) holds, per stage and incoming lane (L,) it serves, +1 for
-    the lane and -1/k for each lane it feeds (k: lanes fed from it): pressure (P,) is the
-    sum over lanes of terms @ counts (D,).
+    the lane and -w/k for each lane it feeds (k: lanes fed from it; w: the fed zone's
+    weight, 1 by default): pressure (P,) is the sum over lanes of terms @ counts (D,).
     """
 
     detectors: tuple[str, ...]
@@ -84,9 +84,11 @@ def pressure_of(
     x: Intersection,
     queue_detector: Mapping[str, str],
     exit_detector: Mapping[str, str] | None = None,
+    fed_weight: Mapping[str, float] | None = None,
 ) -> Pressure:
     """The :class:`Pressure` of ``x``; ``queue_detector`` maps a lane to its queue zone,
-    ``exit_detector`` a lane leaving ``x`` to its exit zone.
+    ``exit_detector`` a lane leaving ``x`` to its exit zone, ``fed_weight`` a lane ``x``
+    feeds to the weight of its queue zone (default 1: plain max-pressure).
 
     Incoming lanes (L,) are ``incoming_lanes(x)``, in that order.
     """
@@ -110,7 +112,7 @@ def pressure_of(
             term = terms[p, lane_i[lane]]
             term[lane_i[lane]] += 1.0
             for out in targets:
-                term[out_i[out]] -= 1.0 / len(targets)
+                term[out_i[out]] -= (fed_weight or {}).get(out, 1.0) / len(targets)
                 if out in exit_i:
                     exits[p, lane_i[lane], exit_i[out]] += 1.0 / len(targets)
     if not gone:
