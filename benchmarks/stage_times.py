@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import xml.etree.ElementTree as ET
 from collections import defaultdict
 from dataclasses import replace
 from itertools import pairwise
@@ -28,6 +27,8 @@ from multiprocessing import Pool
 from pathlib import Path
 
 import sumolib
+
+from signal_opt.sumo.files import read_elements
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -61,10 +62,8 @@ def _run(job: tuple[str, str, int, str]) -> str:
 def greens_and_reds(path: Path, since: float) -> tuple[list[float], list[float]]:
     """Green lengths and red waits (s) of every stage of every signal in a states file."""
     shown: dict[str, list[tuple[float, str]]] = defaultdict(list)
-    for _, el in ET.iterparse(path):
-        if el.tag == "tlsState":
-            shown[el.get("id", "")].append((float(el.get("time", 0)), el.get("state", "")))
-            el.clear()
+    for el in read_elements(path, {"tlsState": ("time", "id", "state")}):
+        shown[el.id].append((float(el.time), el.state))
     greens, reds = [], []
     for states in shown.values():
         spans: list[tuple[str, float, float]] = []  # (stage, start, end)
@@ -88,11 +87,12 @@ def greens_and_reds(path: Path, since: float) -> tuple[list[float], list[float]]
 
 def edge_losses(path: Path) -> dict[str, float]:
     """Time loss (vehicle-seconds) on each edge of an edgeData file."""
-    return {
-        el.get("id", ""): float(el.get("timeLoss", 0))
-        for _, el in ET.iterparse(path)
-        if el.tag == "edge"
-    }
+    tags = {"interval": ("begin",), "edge": ("id", "timeLoss")}
+    losses: dict[str, float] = defaultdict(float)
+    for interval in read_elements(path, tags):
+        for edge in interval.edge or ():
+            losses[edge.id] += float(edge.timeLoss or 0.0)
+    return losses
 
 
 def main() -> None:

@@ -56,12 +56,11 @@ CONNECTIONS = """<connections>
 """
 
 
-@pytest.fixture(scope="module")
-def net_file(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("detnet")
-    (d / "t.nod.xml").write_text(NODES)
-    (d / "t.edg.xml").write_text(EDGES)
-    (d / "t.con.xml").write_text(CONNECTIONS)
+def _netconvert(d: Path, nodes: str, edges: str, connections: str) -> Path:
+    """``t.net.xml`` in ``d``, built by netconvert from the plain XML texts."""
+    (d / "t.nod.xml").write_text(nodes)
+    (d / "t.edg.xml").write_text(edges)
+    (d / "t.con.xml").write_text(connections)
     subprocess.run(
         [
             sumolib.checkBinary("netconvert"), "-n", "t.nod.xml", "-e", "t.edg.xml",
@@ -70,6 +69,11 @@ def net_file(tmp_path_factory) -> Path:
         cwd=d, check=True, capture_output=True,
     )  # fmt: skip
     return d / "t.net.xml"
+
+
+@pytest.fixture(scope="module")
+def net_file(tmp_path_factory) -> Path:
+    return _netconvert(tmp_path_factory.mktemp("detnet"), NODES, EDGES, CONNECTIONS)
 
 
 @pytest.fixture(scope="module")
@@ -263,17 +267,7 @@ BAY_CONNECTIONS = """<connections>
 @pytest.fixture(scope="module")
 def bay_net(tmp_path_factory) -> sumolib.net.Net:
     d = tmp_path_factory.mktemp("baynet")
-    (d / "t.nod.xml").write_text(BAY_NODES)
-    (d / "t.edg.xml").write_text(BAY_EDGES)
-    (d / "t.con.xml").write_text(BAY_CONNECTIONS)
-    subprocess.run(
-        [
-            sumolib.checkBinary("netconvert"), "-n", "t.nod.xml", "-e", "t.edg.xml",
-            "-x", "t.con.xml", "--no-turnarounds", "true", "-o", "t.net.xml",
-        ],
-        cwd=d, check=True, capture_output=True,
-    )  # fmt: skip
-    return sumolib.net.readNet(str(d / "t.net.xml"))
+    return sumolib.net.readNet(str(_netconvert(d, BAY_NODES, BAY_EDGES, BAY_CONNECTIONS)))
 
 
 def test_a_bay_just_short_of_the_advance_distance_reaches_over_its_feeder(bay_net) -> None:
