@@ -14,6 +14,14 @@ lane's capacity. So per lane::
     if the queue reaches the advance loop (spill-back: the advance loop is occupied most
     of the time), arrivals are themselves capped, and the unserved queue is added:
     demand   += queued / period
+    and where the link is entered from an upstream signal through exit zones, arrivals
+    are at least what entered the link (flow conservation: what enters joins the back of
+    the queue, however far beyond the advance loop it stands), shared among the link's
+    lanes as their stop lines served it:
+    arrivals  = max(arrivals, entered x lane's share of the link's stop-line count)
+    (a zone counts every vehicle it saw in a minute, those already on it when the minute
+    began too; those, the zone's mean occupancy in vehicles, are taken off to leave what
+    entered)
 
 Estimates are smoothed across retiming periods (exponential, ``alpha``) so one noisy
 period does not swing the plan.
@@ -47,6 +55,8 @@ from signal_opt.model import Intersection
 
 VEHICLE_SPACING_M = 7.5
 """Queue length per stopped vehicle (car length + gap), to turn metres into vehicles."""
+VEHICLE_LENGTH_M = 5.0
+"""Length of a car, to turn a zone's occupancy into the vehicles on it."""
 
 
 def zone_capacity(length_m: float) -> float:
@@ -115,6 +125,10 @@ class DemandEstimate:
     """Detector id -> fault kind, for every detector now excluded."""
     stale_groups: list[list[str]] = field(default_factory=list)
     """Per intersection, groups whose demand is the last good value (no usable detector)."""
+    arrivals: list[dict[str, float]] = field(default_factory=list)
+    """Per intersection, each group's arrivals over the period (veh/h, not smoothed): what
+    joined the back of its queues; ``demand`` adds the queue to clear. Groups without a
+    usable loop this period are left out."""
 
 
 FAULT_KINDS = ("stuck_on", "stuck_off", "chattering", "missing")
@@ -136,7 +150,10 @@ class DemandEstimator:
         intersections: Sequence[Intersection],
         detectors: Sequence[DetectorInfo],
         settings: EstimatorSettings | None = None,
+        entries: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
+        """``entries`` maps an incoming lane to the exit zones where its link is entered
+        (lanes with the same entries share a link); lanes left out have no such count."""
         self.intersections = list(intersections)
         self.settings = settings or EstimatorSettings()
         self.ids = tuple(d.id for d in detectors)
@@ -183,6 +200,20 @@ class DemandEstimator:
             dtype=np.int64,
         ).reshape(3, len(self._lanes))
         """(3, NL) each lane's advance loop, stop-line loop and queue zone (D: none)."""
+        links = sorted({tuple(v) for v in (entries or {}).values() if v})
+        link_index = {k: i for i, k in enumerate(links)}
+        self._lane_link = np.array(
+            [link_index.get(tuple((entries or {}).get(ln, ())), -1) for ln in self._lanes],
+            dtype=np.int64,
+        )
+        """(NL,) the link each lane is on (-1: its entry is not seen)."""
+        width = max((len(k) for k in links), default=1)
+        self._link_rows = np.full((len(links), width), n, dtype=np.int64)
+        """(K, X) the exit zones where each link is entered (D: padding)."""
+        self._length = np.array([d.length for d in detectors] + [0.0])
+        """(D + 1,) each zone's length, m (0 for loops and the padding)."""
+        for i, k in enumerate(links):
+            self._link_rows[i, : len(k)] = [self.row.get(d, n) for d in k]
 
     @property
     def ever_faulty(self) -> set[str]:
@@ -285,9 +316,9 @@ class DemandEstimator:
         self._jam_last[take] = jam_length[take]
 
     # -- per retiming period --------------------------------------------------------------
-    def _lane_demands(self, period: float) -> dict[str, float | None]:
-        """Each lane's demand over the period (veh/h; None: no usable loop), by the rules
-        in the module's docstring, for every lane at once."""
+    def _lane_demands(self, period: float) -> dict[str, tuple[float, float] | None]:
+        """Each lane's demand and arrivals over the period (veh/h each; None: no usable
+        loop), by the rules in the module's docstring, for every lane at once."""
         lanes = self._lanes
         adv, stop, queue = self._lane_rows  # (NL,) each, -1 for none
         minutes = np.maximum(self._minutes, 1)  # (D,)
@@ -301,6 +332,7 @@ class DemandEstimator:
             np.where(has_adv, rate[adv], -np.inf), np.where(has_stop, rate[stop], -np.inf)
         )  # (NL,)
         spill = has_adv & (occ[adv] >= self.settings.spillback_occupancy)  # (NL,)
+        arrivals = np.maximum(arrivals, self._entered(rate, occ, usable, stop, spill))
         growth = np.maximum(q_end[queue] - q_start[queue], 0.0) / period * 3600.0  # (NL,)
         unserved = np.where(spill, q_end[queue] / period * 3600.0, 0.0)  # (NL,)
         demand = np.where(
@@ -310,33 +342,74 @@ class DemandEstimator:
         )  # (NL,)
         known = has_adv | has_stop  # (NL,)
         return {
-            lane: (float(v) if ok else None)
-            for lane, v, ok in zip(lanes, demand.tolist(), known.tolist())
+            lane: ((float(v), float(a)) if ok else None)
+            for lane, v, a, ok in zip(lanes, demand.tolist(), arrivals.tolist(), known.tolist())
         }
+
+    def _entered(
+        self,
+        rate: np.ndarray,
+        occ: np.ndarray,
+        usable: np.ndarray,
+        stop: np.ndarray,
+        spill: np.ndarray,
+    ) -> np.ndarray:
+        """Each lane's share of what entered its link (NL,) veh/h, where the link's queue
+        spilled past an advance loop of it and every entry zone and stop-line loop of it
+        is usable; -inf elsewhere. ``rate`` (veh/h), ``occ`` (%) and ``usable`` (D + 1,)
+        are per detector,
+        ``stop`` (NL,) the lanes' stop-line rows, ``spill`` (NL,) the lanes spilling."""
+        link = self._lane_link  # (NL,)
+        out = np.full(len(link), -np.inf)
+        k = len(self._link_rows)
+        on = np.flatnonzero(link >= 0)  # (NO,) lanes on a seen link
+        if not k or not on.size:
+            return out
+        rows = self._link_rows  # (K, X)
+        pad = rows == len(self.ids)
+        # a zone saw what entered it and what stood on it when the minute began
+        on_zone = occ[rows] / 100.0 * self._length[rows] / VEHICLE_LENGTH_M * 60.0  # (K, X)
+        entered = np.where(pad, 0.0, np.maximum(rate[rows] - on_zone, 0.0)).sum(axis=1)
+        seen = np.all(pad | usable[rows], axis=1)  # (K,)
+        served = np.bincount(link[on], weights=rate[stop[on]], minlength=k)  # (K,)
+        lanes = np.bincount(link[on], minlength=k)  # (K,)
+        stop_ok = np.bincount(link[on], weights=~usable[stop[on]], minlength=k) == 0  # (K,)
+        spilled = np.bincount(link[on], weights=spill[on], minlength=k) > 0  # (K,)
+        total = served[link[on]]  # (NO,)
+        share = np.where(
+            total > 0, rate[stop[on]] / np.where(total > 0, total, 1.0), 1.0 / lanes[link[on]]
+        )
+        ok = (seen & stop_ok & spilled)[link[on]]  # (NO,)
+        out[on] = np.where(ok, entered[link[on]] * share, -np.inf)
+        return out
 
     def estimate(self) -> DemandEstimate:
         """Close the period: demand per group, smoothed; reset the accumulators."""
         period = max(self._seconds, 1.0)
         a = self.settings.alpha
-        demands, fallback, stale = [], [], []
+        demands, fallback, stale, arrived = [], [], [], []
         lanes = self._lane_demands(period)
         for i, x in enumerate(self.intersections):
             out: dict[str, float] = {}
+            came: dict[str, float] = {}
             stale_i = []
             missing_forever = False
             for g in x.lane_groups:
                 total = 0.0
+                arrivals = 0.0
                 known = True
                 for lane, share in zip(g.lanes, g.lane_shares):
                     v = lanes.get(lane)
                     if v is None:
                         known = False
                         break
-                    total += v * share
+                    total += v[0] * share
+                    arrivals += v[1] * share
                 prev = self._smoothed[i].get(g.id)
                 if known and math.isfinite(total):
                     value = total if prev is None else a * total + (1 - a) * prev
                     out[g.id] = value
+                    came[g.id] = arrivals
                 elif prev is not None:
                     out[g.id] = prev
                     stale_i.append(g.id)
@@ -345,6 +418,7 @@ class DemandEstimator:
                     stale_i.append(g.id)
             self._smoothed[i] = dict(out)
             demands.append(out)
+            arrived.append(came)
             fallback.append(missing_forever)
             stale.append(stale_i)
         faulty = {self.ids[i]: FAULT_KINDS[self.fault[i] - 1] for i in np.flatnonzero(self.fault)}
@@ -353,7 +427,7 @@ class DemandEstimator:
         self._occ[:] = 0.0
         self._jam_start = self._jam_last.copy()
         self._seconds = 0.0
-        return DemandEstimate(demands, fallback, faulty, stale)
+        return DemandEstimate(demands, fallback, faulty, stale, arrived)
 
 
 def _number(v: object) -> float:

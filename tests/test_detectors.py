@@ -174,3 +174,93 @@ def test_faulty_detector_recovers_after_plausible_readings():
     for _ in range(3):
         est.add_minute(_minute(10, 10, 5, 5))
     assert est.fault_of("adv_n_0") is None
+
+
+# -- flow conservation: what entered a link from the upstream signal ---------------------
+
+_ENTRIES = {"n_0": ("x_up_0", "x_up_1")}
+"""Lane n_0's link is entered through the exit zones of two lanes leaving the upstream
+signal; e_0 comes from the network's edge (its entry is not seen)."""
+
+
+def _with_entries() -> list[DetectorInfo]:
+    exits = [DetectorInfo(d, "exit", d[2:], 30.0) for d in _ENTRIES["n_0"]]
+    return _detectors() + exits
+
+
+def _spilled_minute(
+    entered_per_lane: float, adv_occ: float = 60.0, exit_occ: float = 0.0
+) -> dict[str, Minute | None]:
+    """n_0 served at 12 veh/min with its zone full (100 m of queue, not growing)."""
+    m: dict[str, Minute | None] = dict(_minute(12, 12, 5, 5, adv_occ=adv_occ, n_jam=100.0))
+    for d in _ENTRIES["n_0"]:
+        m[d] = Minute(entered_per_lane, exit_occ)
+    return m
+
+
+def test_what_enters_a_spilled_link_is_its_demand():
+    """The queue reaches past the advance loop, which counts only what the stop line
+    lets through (720 veh/h); 1,200 veh/h enter the link upstream and join the queue."""
+    s = EstimatorSettings(alpha=1.0)
+    blind = DemandEstimator([_intersection()], _with_entries(), s)
+    seeing = DemandEstimator([_intersection()], _with_entries(), s, entries=_ENTRIES)
+    for _ in range(10):
+        blind.add_minute(_spilled_minute(10))
+        seeing.add_minute(_spilled_minute(10))
+    unserved = 100.0 / 7.5 / 600.0 * 3600.0  # the standing zone, cleared over a period
+    assert blind.estimate().demand[0]["n:through"] == pytest.approx(720.0 + unserved)
+    got = seeing.estimate()
+    assert got.demand[0]["n:through"] == pytest.approx(1200.0 + unserved)
+    assert got.arrivals[0]["n:through"] == pytest.approx(1200.0)
+    assert got.demand[0]["e:through"] == pytest.approx(300.0)  # no entry seen: as before
+
+
+def test_vehicles_on_an_entry_zone_as_the_minute_begins_are_not_counted_again():
+    """A zone counts every vehicle it saw in the minute. At 20 % occupancy a 30 m zone
+    holds 1.2 cars on average, seen again in the next minute: 10 seen is 8.8 entered."""
+    est = DemandEstimator(
+        [_intersection()], _with_entries(), EstimatorSettings(alpha=1.0), entries=_ENTRIES
+    )
+    for _ in range(10):
+        est.add_minute(_spilled_minute(10, exit_occ=20.0))
+    assert est.estimate().arrivals[0]["n:through"] == pytest.approx(2 * 8.8 * 60.0)
+
+
+def test_entries_count_only_when_the_queue_spills():
+    """Without spill-back the advance loop sees every arrival; vehicles entering the link
+    may leave it before the signal (a driveway), so the entries are not used."""
+    est = DemandEstimator(
+        [_intersection()], _with_entries(), EstimatorSettings(alpha=1.0), entries=_ENTRIES
+    )
+    for _ in range(10):
+        est.add_minute(_spilled_minute(10, adv_occ=10.0))
+    assert est.estimate().demand[0]["n:through"] == pytest.approx(720.0)
+
+
+def test_an_unusable_entry_zone_leaves_the_estimate_as_it_was():
+    est = DemandEstimator(
+        [_intersection()], _with_entries(), EstimatorSettings(alpha=1.0), entries=_ENTRIES
+    )
+    for _ in range(10):
+        m = _spilled_minute(10)
+        m["x_up_1"] = None  # missing
+        est.add_minute(m)
+    assert est.estimate().demand[0]["n:through"] == pytest.approx(720.0 + 100.0 / 7.5 * 6.0)
+
+
+def test_lanes_of_one_link_share_what_entered_it_as_their_stop_lines_served_it():
+    """Two lanes entered through the same zones; the queue of one spills past its
+    advance loop, so the link's 1,200 veh/h are split 2:1 as their stop lines counted
+    (12 and 6 veh/min); only the spilling lane adds its standing queue."""
+    entries = {"n_0": _ENTRIES["n_0"], "e_0": _ENTRIES["n_0"]}
+    est = DemandEstimator(
+        [_intersection()], _with_entries(), EstimatorSettings(alpha=1.0), entries=entries
+    )
+    for _ in range(10):
+        m = _spilled_minute(10)
+        m.update(_minute(12, 12, 6, 6, adv_occ=60.0, n_jam=100.0, e_jam=100.0))
+        est.add_minute(m)
+    got = est.estimate().demand[0]
+    unserved = 100.0 / 7.5 * 6.0
+    assert got["n:through"] == pytest.approx(800.0 + unserved)
+    assert got["e:through"] == pytest.approx(400.0)

@@ -113,7 +113,9 @@ class AdaptiveController(Controller):
 
     def prepare(self, ctx: RunContext) -> list:
         self.ctx = ctx
-        self.estimator = DemandEstimator(ctx.intersections, ctx.detector_infos())
+        self.estimator = DemandEstimator(
+            ctx.intersections, ctx.detector_infos(), entries=ctx.link_entries()
+        )
         self.det_tls = {s.id: getattr(s, "tls", None) for s in ctx.detectors}
         coordinating = self.settings.coordinate_above is not None
         links = ctx.platoon_links() if coordinating else []

@@ -1,4 +1,5 @@
-"""Which signals feed which: platoon links between neighbouring stop lines.
+"""Which signals feed which: platoon links between neighbouring stop lines, and where
+each link is entered.
 
 For every lane group of every signal, follow its approach upstream (through plain
 junctions and edge splits such as turn-bay tapers, never through another signal) until a
@@ -68,5 +69,38 @@ def platoon_links(net: sumolib.net.Net, intersections: list[Intersection]) -> li
                     for e in node.getIncoming()
                     if e.getFunction() == "" and e.getFromNode() is not edge.getToNode()
                 ]
+                edge = incoming[0] if len(incoming) == 1 else None
+    return out
+
+
+def link_entries(
+    net: sumolib.net.Net,
+    intersections: list[Intersection],
+    exit_zones: dict[str, list[str]],
+) -> dict[str, tuple[str, ...]]:
+    """Incoming lane of a signal -> the exit zones (``exit_zones``: lane leaving a signal
+    -> its exit zone ids) where the vehicles reaching that lane enter its link: those of
+    the edge that leaves the upstream signal, found by following the approach upstream
+    through plain junctions and edge splits (a turn-bay taper) while there is one way in.
+    Lanes whose link has another way in (a side street, the network's edge) or no exit
+    zone at its entry are left out: what enters them is not seen."""
+    owned = {n for x in intersections for n in x.node_ids}
+    out: dict[str, tuple[str, ...]] = {}
+    for x in intersections:
+        for lane_id in sorted({lk.from_lane for lk in x.links if not lk.is_crossing}):
+            edge = net.getLane(lane_id).getEdge()
+            length = 0.0
+            seen: set[str] = set()
+            while edge is not None and edge.getID() not in seen:
+                seen.add(edge.getID())
+                length += edge.getLength()
+                zones = [d for ln in edge.getLanes() for d in exit_zones.get(ln.getID(), ())]
+                if zones:
+                    out[lane_id] = tuple(sorted(zones))
+                    break
+                if edge.getFromNode().getID() in owned or length > MAX_LINK_LENGTH_M:
+                    break
+                # the edges with a connection into this one (a dead end has none)
+                incoming = [e for e in edge.getIncoming() if e.getFunction() == ""]
                 edge = incoming[0] if len(incoming) == 1 else None
     return out

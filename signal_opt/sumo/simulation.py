@@ -28,7 +28,7 @@ import sumolib
 from signal_opt.detectors import DetectorInfo
 from signal_opt.model import Intersection, Plan
 from signal_opt.sumo import detectors as det
-from signal_opt.sumo.coordination import PlatoonLink, platoon_links
+from signal_opt.sumo.coordination import PlatoonLink, link_entries, platoon_links
 from signal_opt.sumo.detector_reader import DetectorReader, served_lane
 from signal_opt.sumo.driver import SignalDriver
 from signal_opt.sumo.network import SignalModels, load_signals, read_net
@@ -78,6 +78,11 @@ class RunContext:
     def platoon_links(self) -> list[PlatoonLink]:
         """Links between neighbouring signals, with their travel times (coordination)."""
         return platoon_links(self.net, self.intersections)
+
+    def link_entries(self) -> dict[str, tuple[str, ...]]:
+        """Incoming lane -> the exit zones where the vehicles reaching it enter its link
+        (:func:`~signal_opt.sumo.coordination.link_entries`)."""
+        return link_entries(self.net, self.intersections, self.lane_detectors("exit"))
 
 
 class PlanLog:
