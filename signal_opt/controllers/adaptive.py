@@ -25,6 +25,7 @@ README, "Strategies"); coordination stays available for arterials that want gree
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from signal_opt.controllers.base import Controller
+from signal_opt.controllers.guard import Guard, Guarded, GuardSettings, regions
 from signal_opt.controllers.kernel import (
     FreeSettings,
     Snapshot,
@@ -46,13 +48,15 @@ from signal_opt.controllers.kernel import (
 )
 from signal_opt.controllers.signals import Mode, SignalStates
 from signal_opt.core import CoreSettings
-from signal_opt.detectors import FAULT_KINDS, DemandEstimator
+from signal_opt.detectors import FAULT_KINDS, VEHICLE_LENGTH_M, DemandEstimator
 from signal_opt.fallback import FallbackReason, fallback
 from signal_opt.model import Intersection, Plan, check_plan
 from signal_opt.retiming import retime_network
 
 if TYPE_CHECKING:
     from signal_opt.sumo.simulation import RunContext, Simulation
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,9 @@ class AdaptiveSettings:
     gap_out: bool = True
     """Coordinated signals: a non-coordinated green with no vehicle for ``free.gap``
     seconds ends early; a stage nobody waits for is skipped."""
+    guard: GuardSettings = field(default_factory=GuardSettings)
+    """Regions where adaptive does clearly worse than their base programs run those
+    (:mod:`signal_opt.controllers.guard`)."""
 
 
 class AdaptiveController(Controller):
@@ -155,7 +162,33 @@ class AdaptiveController(Controller):
         self._gaps = np.zeros(n_loops)  # (M,) the last step's, for coordinated gap-out
         self._counts = np.zeros(n_zones)  # (Z,)
         self._congested_run = np.zeros(len(self.layout.ids), dtype=np.int64)  # (N,) intervals
+        self._prepare_guard(ctx)
         return []
+
+    def _prepare_guard(self, ctx: RunContext) -> None:
+        """Regions (signals joined by links of at most ``max_link_time``), and which stop
+        lines and queue zones count for each."""
+        n = len(self.layout.ids)
+        near = [
+            (lk.up, lk.down)
+            for lk in ctx.platoon_links()
+            if lk.travel_time <= self.settings.max_link_time
+        ]
+        self._region = regions(n, near)  # (N,)
+        nr = int(self._region.max()) + 1 if n else 0
+        cycles = np.array([x.base_plan().cycle for x in ctx.intersections])  # (N,)
+        mean_cycle = np.bincount(self._region, cycles, nr) / np.bincount(self._region, None, nr)
+        self._guard_region_cycle = mean_cycle  # (R,)
+        signal = {x.id: i for i, x in enumerate(ctx.intersections)}
+        stops = [
+            (self.estimator.row[s.id], signal[s.tls])
+            for s in ctx.detectors
+            if s.kind == "stopline" and s.tls in signal
+        ]
+        self._stop_rows = np.array([r for r, _ in stops], dtype=np.int64)  # (S,)
+        self._stop_region = self._region[[i for _, i in stops]]  # (S,)
+        self._retimed = [x.base_plan() for x in ctx.intersections]
+        """(N,) the plan adaptive last chose for each signal (run unless guarded)."""
 
     def start(self, sim: Simulation) -> None:
         self.sim = sim
@@ -179,6 +212,7 @@ class AdaptiveController(Controller):
         for x in sim.intersections:
             sim.plan_log.write(t0, x.base_plan())
             self.driver.set_free(x.id)
+        self.guard = Guard(self._guard_region_cycle, self.settings.guard, t0)
 
     def step(self, sim: Simulation, t: float) -> float:
         layout = self.layout
@@ -198,6 +232,8 @@ class AdaptiveController(Controller):
             self.estimator.add_arrays(count, occupancy, jam, self.period)
             self._congestion(jam)
             self._faulty(frozenset(self.estimator.faulty_now()))
+            if self.settings.guard.enabled:
+                self._guard_minute(count, occupancy, t)
             self.next_minute += self.period
         zones, standing, loops = detail_rows(
             layout,
@@ -246,6 +282,36 @@ class AdaptiveController(Controller):
         self._congested_run = np.where(now, self._congested_run + 1, 0)
         self.state.congested = self._congested_run >= self.settings.congested_minutes
 
+    def _guard_minute(self, count: np.ndarray, occupancy: np.ndarray, t: float) -> None:
+        """Feed the guard one interval (``count``, ``occupancy`` (D,) in the estimator's
+        order; faulty detectors left out) and hand over the regions it moves."""
+        ok = self.estimator.fault == 0  # (D,)
+        nr = len(self._guard_region_cycle)
+        z = self._queue_rows  # (Q,)
+        on = np.where(ok[z], np.nan_to_num(occupancy[z]), 0.0) / 100.0
+        vehicles = on * self._queue_length / VEHICLE_LENGTH_M  # (Q,)
+        on_zones = np.bincount(self._region[self._queue_signal], vehicles, nr)  # (R,)
+        st = self._stop_rows  # (S,)
+        served = np.bincount(self._stop_region, np.where(ok[st], np.nan_to_num(count[st]), 0.0), nr)
+        self.guard.add_minute(on_zones, served, self.period)
+        for r in self.guard.judge(t):
+            state = Guarded(int(self.guard.state[r]))
+            log.info("guard: region %d -> %s at %.0f s", r, state.name.lower(), t)
+            for i in np.flatnonzero(self._region == r):
+                x = self.sim.intersections[i]
+                if state == Guarded.ADAPTIVE:
+                    plan = self._retimed[i]
+                    mode = "fixed" if plan.source == "fallback" else "free"
+                    self._apply(x, plan, mode, t)
+                else:
+                    base = x.base_plan()
+                    details: dict[str, object] = {"mode": "fixed", "guard": state.name.lower()}
+                    self._apply(x, replace(base, details=details), "fixed", t)
+
+    def _guarded(self, i: int) -> bool:
+        """Signal ``i`` runs its base program by the guard."""
+        return bool(self.guard.state[self._region[i]] != Guarded.ADAPTIVE)
+
     def _faulty(self, bad: frozenset[str]) -> None:
         """Leave the detectors found faulty out of free operation and gap-out."""
         if bad == self._bad:
@@ -259,8 +325,9 @@ class AdaptiveController(Controller):
         xs = self.sim.intersections
         t0 = time.perf_counter()
         est = self.estimator.estimate()
-        # Change limits count from the plan each signal runs now (free signals too).
-        current = list(self.signals.plans)
+        # Change limits count from adaptive's plan in force (free signals too; a signal
+        # the guard handed to its base program keeps adaptive's last).
+        current = list(self._retimed)
         outcome = retime_network(xs, est.demand, current, self.links, self.core_settings)
         self.retime_seconds.append(time.perf_counter() - t0)
         self.retimings += 1
@@ -286,11 +353,15 @@ class AdaptiveController(Controller):
             mode = "coordinated" if coordinate else "free"
             if plan.source == "fallback":
                 mode = "fixed"  # no new plan to act on: the safe plan, fixed time, latched
-            if not self._apply(x, replace(plan, details={**details, "mode": mode}), mode, t):
+            self._retimed[i] = replace(plan, details={**details, "mode": mode})
+            if self._guarded(i):
+                continue  # the base program runs; adaptive's plan waits for the region
+            if not self._apply(x, self._retimed[i], mode, t):
                 safe = fallback(x, FallbackReason.UNSAFE, current[i], "refused by the driver")
                 plan = safe.plan
                 details["fallback"] = str(safe.reason)
-                self._apply(x, replace(plan, details={**details, "mode": "fixed"}), "fixed", t)
+                self._retimed[i] = replace(plan, details={**details, "mode": "fixed"})
+                self._apply(x, self._retimed[i], "fixed", t)
             if plan.source == "fallback":
                 self.fallbacks += 1
                 self.fallback_ids.add(x.id)
@@ -349,6 +420,7 @@ class AdaptiveController(Controller):
         secs = self.retime_seconds
         est = getattr(self, "estimator", None)  # None if the run never got to prepare
         found = est.new_faults if est is not None else {}
+        guard = getattr(self, "guard", None)
         return {
             "retimings": self.retimings,
             "retime_seconds_mean": round(sum(secs) / len(secs), 4) if secs else 0.0,
@@ -357,4 +429,9 @@ class AdaptiveController(Controller):
             "fallback_intersections": sorted(self.fallback_ids),
             "detector_faults": {k: int(found.get(k, 0)) for k in FAULT_KINDS},
             "faulty_detectors": len(est.ever_faulty) if est is not None else 0,
+            "guard_probes": guard.probes if guard is not None else 0,
+            "guard_takeovers": guard.takeovers if guard is not None else 0,
+            "guard_base_regions": (
+                int((guard.state == Guarded.BASE).sum()) if guard is not None else 0
+            ),
         }
