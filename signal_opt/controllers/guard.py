@@ -44,7 +44,7 @@ class Guarded(IntEnum):
 
 @dataclass(frozen=True)
 class GuardSettings:
-    enabled: bool = False
+    enabled: bool = True
     window: float = 600.0
     """Seconds of detector data per judgement (and of a probe)."""
     doubt_cycles: float = 2.0
