@@ -21,6 +21,10 @@ How a signal runs its plan:
 
 Free operation is the default because it measured better on the bundled grid (see
 README, "Strategies"); coordination stays available for arterials that want green waves.
+
+A guard (:mod:`signal_opt.controllers.guard`) watches each region's delay as its
+detectors see it; where adaptive does clearly worse than the base programs it replaced,
+those run the region (fixed time) until adaptive is given it back.
 """
 
 from __future__ import annotations
