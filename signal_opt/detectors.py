@@ -357,8 +357,8 @@ class DemandEstimator:
         """Each lane's share of what entered its link (NL,) veh/h, where the link's queue
         spilled past an advance loop of it and every entry zone and stop-line loop of it
         is usable; -inf elsewhere. ``rate`` (veh/h), ``occ`` (%) and ``usable`` (D + 1,)
-        are per detector,
-        ``stop`` (NL,) the lanes' stop-line rows, ``spill`` (NL,) the lanes spilling."""
+        are per detector, ``stop`` (NL,) the lanes' stop-line rows, ``spill`` (NL,) the
+        lanes spilling."""
         link = self._lane_link  # (NL,)
         out = np.full(len(link), -np.inf)
         k = len(self._link_rows)
