@@ -10,6 +10,7 @@ limit. The optimization core turns these into cyclic flow profiles to choose off
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import sumolib
@@ -32,11 +33,34 @@ class PlatoonLink:
     length: float
 
 
+def _approach(
+    edge: sumolib.net.edge.Edge, owned: set[str]
+) -> Iterator[tuple[sumolib.net.edge.Edge, float, float]]:
+    """The edges of an approach from ``edge`` upstream, each with the length and cruise
+    time from its start to the stop line: through plain junctions and edge splits (a
+    turn-bay taper) while one edge leads into it (a connection, not a U-turn from the
+    opposite direction), never past a signalized node (``owned``) or
+    :data:`MAX_LINK_LENGTH_M`."""
+    length = 0.0
+    time = 0.0
+    seen: set[str] = set()
+    while edge is not None and edge.getID() not in seen:
+        seen.add(edge.getID())
+        length += edge.getLength()
+        time += edge.getLength() / max(edge.getSpeed() * CRUISE_FACTOR, 1.0)
+        yield edge, length, time
+        if edge.getFromNode().getID() in owned or length > MAX_LINK_LENGTH_M:
+            return
+        incoming = [
+            e
+            for e in edge.getIncoming()  # edges with a connection into this one
+            if e.getFunction() == "" and e.getFromNode() is not edge.getToNode()
+        ]
+        edge = incoming[0] if len(incoming) == 1 else None
+
+
 def platoon_links(net: sumolib.net.Net, intersections: list[Intersection]) -> list[PlatoonLink]:
-    node_owner: dict[str, int] = {}
-    for i, x in enumerate(intersections):
-        for n in x.node_ids:
-            node_owner[n] = i
+    owned = {n for x in intersections for n in x.node_ids}
     # edge id -> (intersection, groups whose links leave onto that edge)
     leaving: dict[str, list[tuple[int, int]]] = {}
     for i, x in enumerate(intersections):
@@ -47,29 +71,13 @@ def platoon_links(net: sumolib.net.Net, intersections: list[Intersection]) -> li
     out: list[PlatoonLink] = []
     for j, x in enumerate(intersections):
         for g_idx, g in enumerate(x.lane_groups):
-            edge = net.getEdge(g.approach)
-            length = 0.0
-            time = 0.0
-            seen = set()
-            while edge is not None and edge.getID() not in seen:
-                seen.add(edge.getID())
-                length += edge.getLength()
-                time += edge.getLength() / max(edge.getSpeed() * CRUISE_FACTOR, 1.0)
+            for edge, length, time in _approach(net.getEdge(g.approach), owned):
                 feeders = [(i, gg) for i, gg in leaving.get(edge.getID(), ()) if i != j]
                 if feeders:
                     up = feeders[0][0]
                     groups = tuple(sorted({gg for i, gg in feeders if i == up}))
                     out.append(PlatoonLink(up, groups, j, g_idx, time, length))
                     break
-                node = edge.getFromNode()
-                if node.getID() in node_owner or length > MAX_LINK_LENGTH_M:
-                    break
-                incoming = [
-                    e
-                    for e in node.getIncoming()
-                    if e.getFunction() == "" and e.getFromNode() is not edge.getToNode()
-                ]
-                edge = incoming[0] if len(incoming) == 1 else None
     return out
 
 
@@ -80,27 +88,16 @@ def link_entries(
 ) -> dict[str, tuple[str, ...]]:
     """Incoming lane of a signal -> the exit zones (``exit_zones``: lane leaving a signal
     -> its exit zone ids) where the vehicles reaching that lane enter its link: those of
-    the edge that leaves the upstream signal, found by following the approach upstream
-    through plain junctions and edge splits (a turn-bay taper) while there is one way in.
+    the edge that leaves the upstream signal, found along the approach (:func:`_approach`).
     Lanes whose link has another way in (a side street, the network's edge) or no exit
     zone at its entry are left out: what enters them is not seen."""
     owned = {n for x in intersections for n in x.node_ids}
     out: dict[str, tuple[str, ...]] = {}
     for x in intersections:
         for lane_id in sorted({lk.from_lane for lk in x.links if not lk.is_crossing}):
-            edge = net.getLane(lane_id).getEdge()
-            length = 0.0
-            seen: set[str] = set()
-            while edge is not None and edge.getID() not in seen:
-                seen.add(edge.getID())
-                length += edge.getLength()
+            for edge, _, _ in _approach(net.getLane(lane_id).getEdge(), owned):
                 zones = [d for ln in edge.getLanes() for d in exit_zones.get(ln.getID(), ())]
                 if zones:
                     out[lane_id] = tuple(sorted(zones))
                     break
-                if edge.getFromNode().getID() in owned or length > MAX_LINK_LENGTH_M:
-                    break
-                # the edges with a connection into this one (a dead end has none)
-                incoming = [e for e in edge.getIncoming() if e.getFunction() == ""]
-                edge = incoming[0] if len(incoming) == 1 else None
     return out

@@ -55,6 +55,31 @@ def test_a_link_between_signals_is_entered_at_the_upstream_exit_zones(turn_lane_
     assert fringe and not fringe & set(entries)
 
 
+def test_a_u_turn_at_the_network_edge_is_no_way_in(tmp_path):
+    """A lone signal whose approaches start at dead ends where vehicles may turn round
+    (netgenerate's default): what reaches its approaches comes from the network's edge
+    or back from its own exits, never from another signal, so no approach has an entry."""
+    net_file = tmp_path / "lone.net.xml"
+    options = ["--grid", "--grid.x-number", "1", "--grid.y-number", "1"]
+    options += ["--grid.attach-length", "200", "--default.lanenumber", "2", "--tls.guess", "true"]
+    subprocess.run(
+        [sumolib.checkBinary("netgenerate"), *options, "-o", str(net_file)],
+        check=True,
+        capture_output=True,
+    )
+    net = read_net(net_file)
+    xs = load_intersections(net)
+    turnarounds = [
+        c
+        for e in net.getEdges()
+        for conns in e.getOutgoing().values()
+        for c in conns
+        if c.getDirection() == "t"
+    ]
+    assert len(xs) == 1 and turnarounds
+    assert link_entries(net, xs, _exits(net)) == {}
+
+
 @pytest.fixture(scope="module")
 def corridor(tmp_path_factory) -> Path:
     """Two signals 500 m apart with left-turn bays; 600 veh/h drive west to east through
