@@ -59,6 +59,12 @@ VEHICLE_LENGTH_M = 5.0
 """Length of a car, to turn a zone's occupancy into the vehicles on it."""
 
 
+def zone_vehicles(occupancy: np.ndarray, length_m: np.ndarray) -> np.ndarray:
+    """Vehicles on zones on average (any shape) from their percent of time occupied
+    (occupancy counts the vehicles' own length, so one car per :data:`VEHICLE_LENGTH_M`)."""
+    return occupancy / 100.0 * length_m / VEHICLE_LENGTH_M
+
+
 def zone_capacity(length_m: float) -> float:
     """Vehicles a lane-area zone of ``length_m`` metres holds standing (at least one)."""
     return max(length_m / VEHICLE_SPACING_M, 1.0)
@@ -368,7 +374,7 @@ class DemandEstimator:
         rows = self._link_rows  # (K, X)
         pad = rows == len(self.ids)
         # a zone saw what entered it and what stood on it when the minute began
-        on_zone = occ[rows] / 100.0 * self._length[rows] / VEHICLE_LENGTH_M * 60.0  # (K, X)
+        on_zone = zone_vehicles(occ[rows], self._length[rows]) * 60.0  # (K, X) veh/h
         entered = np.where(pad, 0.0, np.maximum(rate[rows] - on_zone, 0.0)).sum(axis=1)
         seen = np.all(pad | usable[rows], axis=1)  # (K,)
         served = np.bincount(link[on], weights=rate[stop[on]], minlength=k)  # (K,)

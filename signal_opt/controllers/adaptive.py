@@ -52,12 +52,13 @@ from signal_opt.controllers.kernel import (
 )
 from signal_opt.controllers.signals import Mode, SignalStates
 from signal_opt.core import CoreSettings
-from signal_opt.detectors import FAULT_KINDS, VEHICLE_LENGTH_M, DemandEstimator
+from signal_opt.detectors import FAULT_KINDS, DemandEstimator, zone_vehicles
 from signal_opt.fallback import FallbackReason, fallback
 from signal_opt.model import Intersection, Plan, check_plan
 from signal_opt.retiming import retime_network
 
 if TYPE_CHECKING:
+    from signal_opt.sumo.coordination import PlatoonLink
     from signal_opt.sumo.simulation import RunContext, Simulation
 
 log = logging.getLogger(__name__)
@@ -128,10 +129,10 @@ class AdaptiveController(Controller):
             ctx.intersections, ctx.detector_infos(), entries=ctx.link_entries()
         )
         self.det_tls = {s.id: getattr(s, "tls", None) for s in ctx.detectors}
-        coordinating = self.settings.coordinate_above is not None
-        links = ctx.platoon_links() if coordinating else []
-        # Platoons disperse on long links: coordinate only signals close enough to gain.
-        self.links = [lk for lk in links if lk.travel_time <= self.settings.max_link_time]
+        # Platoons disperse on long links: coordinate only signals close enough to gain
+        # (they also make the guard's regions).
+        near = [lk for lk in ctx.platoon_links() if lk.travel_time <= self.settings.max_link_time]
+        self.links = near if self.settings.coordinate_above is not None else []
         self.period = min((float(getattr(s, "period", 60.0)) for s in ctx.detectors), default=60.0)
         # Which detectors serve which stage and lane, worked out once for the kernel.
         length = {s.id: s.length for s in ctx.detectors if s.kind in ("queue", "exit")}
@@ -166,19 +167,16 @@ class AdaptiveController(Controller):
         self._gaps = np.zeros(n_loops)  # (M,) the last step's, for coordinated gap-out
         self._counts = np.zeros(n_zones)  # (Z,)
         self._congested_run = np.zeros(len(self.layout.ids), dtype=np.int64)  # (N,) intervals
-        self._prepare_guard(ctx)
+        self._prepare_guard(ctx, near)
+        self._retimed = [x.base_plan() for x in ctx.intersections]
+        """(N,) the plan adaptive last chose for each signal (run unless guarded)."""
         return []
 
-    def _prepare_guard(self, ctx: RunContext) -> None:
-        """Regions (signals joined by links of at most ``max_link_time``), and which stop
-        lines and queue zones count for each."""
+    def _prepare_guard(self, ctx: RunContext, near: list[PlatoonLink]) -> None:
+        """Regions (signals joined by the links ``near``: platoon links of at most
+        ``max_link_time``), and which stop lines count for each."""
         n = len(self.layout.ids)
-        near = [
-            (lk.up, lk.down)
-            for lk in ctx.platoon_links()
-            if lk.travel_time <= self.settings.max_link_time
-        ]
-        self._region = regions(n, near)  # (N,)
+        self._region = regions(n, [(lk.up, lk.down) for lk in near])  # (N,)
         nr = int(self._region.max()) + 1 if n else 0
         cycles = np.array([x.base_plan().cycle for x in ctx.intersections])  # (N,)
         mean_cycle = np.bincount(self._region, cycles, nr) / np.bincount(self._region, None, nr)
@@ -191,8 +189,6 @@ class AdaptiveController(Controller):
         ]
         self._stop_rows = np.array([r for r, _ in stops], dtype=np.int64)  # (S,)
         self._stop_region = self._region[[i for _, i in stops]]  # (S,)
-        self._retimed = [x.base_plan() for x in ctx.intersections]
-        """(N,) the plan adaptive last chose for each signal (run unless guarded)."""
 
     def start(self, sim: Simulation) -> None:
         self.sim = sim
@@ -292,8 +288,8 @@ class AdaptiveController(Controller):
         ok = self.estimator.fault == 0  # (D,)
         nr = len(self._guard_region_cycle)
         z = self._queue_rows  # (Q,)
-        on = np.where(ok[z], np.nan_to_num(occupancy[z]), 0.0) / 100.0
-        vehicles = on * self._queue_length / VEHICLE_LENGTH_M  # (Q,)
+        on = np.where(ok[z], np.nan_to_num(occupancy[z]), 0.0)  # (Q,) %
+        vehicles = zone_vehicles(on, self._queue_length)  # (Q,)
         on_zones = np.bincount(self._region[self._queue_signal], vehicles, nr)  # (R,)
         st = self._stop_rows  # (S,)
         served = np.bincount(self._stop_region, np.where(ok[st], np.nan_to_num(count[st]), 0.0), nr)
