@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from signal_opt.controllers.discharge import Discharge, discharge_of
-from signal_opt.controllers.kernel import PRIOR_RATE, FreeSettings, fed_share
+from signal_opt.controllers.kernel import FreeSettings, fed_share
 from signal_opt.controllers.max_pressure import Pressure, pressure_of
 from signal_opt.detectors import VEHICLE_SPACING_M, StepReading, zone_capacity
 from signal_opt.model import GREEN_STATES, Intersection, Plan
@@ -70,8 +70,6 @@ class FreeSignal:
     """Queue zones per stage (every lane the stage serves)."""
     holds: list[float]
     """Seconds each stage's green holds before pressure may end it."""
-    lanes: list[int] = field(default_factory=list)
-    """Incoming car lanes each stage gives green."""
     crossings: list[frozenset[int]] = field(default_factory=list)
     """Crossing link indices each stage shows green with its walk."""
     max_greens: list[float] = field(default_factory=list)
@@ -112,19 +110,7 @@ def free_signal(
     ]
     cross = x.crossings
     crossings = [frozenset(i for i in cross if s.state[i] in GREEN_STATES) for s in x.stages]
-    lanes = [
-        len(
-            {
-                lk.from_lane
-                for lk in x.links
-                if not lk.is_crossing and s.state[lk.index] in GREEN_STATES
-            }
-        )
-        for s in x.stages
-    ]
-    sig = FreeSignal(
-        x, pressure, loops, queues, holds, lanes, crossings, last_green=[t] * len(x.stages)
-    )
+    sig = FreeSignal(x, pressure, loops, queues, holds, crossings, last_green=[t] * len(x.stages))
     sig.discharge = discharge
     sig.zone_green = {d: t for zones in queues for d in zones}
     sig.bound_by(x.base_plan(), settings)
@@ -194,9 +180,7 @@ def _choose(
         bool(loops) and waiting[stage] == 0 and all(gaps.get(d, 0.0) >= settings.gap for d in loops)
     )
     maxed = elapsed >= sig.max_greens[stage]
-    margin = settings.switch_cost * sig.x.stages[stage].intergreen_time * PRIOR_RATE
-    margin *= sig.lanes[best]  # what the best stage would serve in the intergreen
-    pushed = elapsed >= sig.holds[stage] and pressure[best] > pressure[stage] + margin
+    pushed = elapsed >= sig.holds[stage] and pressure[best] > pressure[stage]
     standing = seen.halting
     moving = sum(counts[d] - standing.get(d, 0) for d in sig.queues[stage] if d in counts)
     if pushed and settings.saturated_share > 0 and loops:

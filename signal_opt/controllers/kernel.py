@@ -86,12 +86,6 @@ class FreeSettings:
     """Weigh each lane's pressure by the share of its exits not blocked: vehicles standing
     in the exit zone just past the junction (the next link's queue reaches back to it)
     leave no room, and a green into a blocked exit serves nobody."""
-    switch_cost: float = 0.0
-    """Pressure ends a green only when the best waiting stage's pressure beats the current
-    one's by this many times what the best stage would serve during the intergreen that
-    leaving costs (the intergreen x ``PRIOR_RATE`` x the lanes it serves; 0: off). Every
-    switch spends an intergreen on nobody; in congestion a rival only slightly ahead is
-    not worth it."""
 
 
 def fed_share(zone_m: float | None, lane_m: float | None) -> float:
@@ -127,8 +121,6 @@ class Layout:
     """(N, P) minimum green with the walk, s (the floor of the maximum greens)."""
     holds: np.ndarray
     """(N, P) seconds a green holds before pressure may end it."""
-    intergreens: np.ndarray
-    """(N, P) seconds of yellow and all-red after each stage's green."""
     stage_zones: np.ndarray
     """(N, P, S) zone numbers of each stage's lanes, padded with Z."""
     stage_loops: np.ndarray
@@ -273,7 +265,6 @@ def build_layout(
     vehicle_min = np.full((n, p), np.inf)  # (N, P)
     min_green = np.full((n, p), np.inf)  # (N, P)
     holds = np.full((n, p), np.inf)  # (N, P)
-    intergreens = np.zeros((n, p))  # (N, P)
     served = np.zeros((n, p, nl), bool)  # (N, P, L)
     priority = np.zeros((n, p, nl), bool)  # (N, P, L)
     lane_zone = np.full((n, nl), nz, dtype=np.int64)  # (N, L)
@@ -299,7 +290,6 @@ def build_layout(
             vehicle_min[i, k] = stage.min_green_for(False)
             min_green[i, k] = stage.min_green
             holds[i, k] = max(settings.min_hold, settings.hold_intergreens * stage.intergreen_time)
-            intergreens[i, k] = stage.intergreen_time
             group_lanes = sorted({ln for g in stage.lane_groups for ln in x.lane_groups[g].lanes})
             prio = sorted(
                 {
@@ -383,7 +373,6 @@ def build_layout(
         vehicle_min=vehicle_min,
         min_green=min_green,
         holds=holds,
-        intergreens=intergreens,
         stage_zones=stage_zones,
         stage_loops=_padded(loops_rows, n, p, nm),
         stage_crossings=_padded(cross_rows, n, p, nc),
@@ -601,11 +590,7 @@ def _choose(
         & np.all(~loops_ok | (gaps >= settings.gap), axis=1)
     )  # (R,)
     maxed = elapsed >= state.max_greens[r, cur]  # (R,)
-    lanes = layout.served[r, best].sum(axis=1)  # (R,) lanes the best stage serves
-    margin = settings.switch_cost * layout.intergreens[r, cur] * PRIOR_RATE * lanes  # (R,)
-    pushed = (elapsed >= layout.holds[r, cur]) & (
-        press[pick, best] > press[pick, cur] + margin
-    )  # (R,)
+    pushed = (elapsed >= layout.holds[r, cur]) & (press[pick, best] > press[pick, cur])  # (R,)
     cz = zones[pick, cur]  # (R, S)
     moving = np.where(zone_ok[cz], counts[cz] - halting[cz], 0.0).sum(axis=1)  # (R,)
     if settings.saturated_share > 0:
