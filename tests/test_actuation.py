@@ -173,6 +173,25 @@ def test_a_lane_waiting_too_long_is_served_next(x):
     assert _choose(sig, 0, x.stages[0].min_green, counts, {"s0": 0.0}, t=t) == 3
 
 
+def test_a_lane_waiting_too_long_does_not_cut_a_busy_green_short(x):
+    sig = _signal(x, t0=0.0)
+    greens = tuple(s.min_green for s in x.stages)
+    plan = Plan(x.id, sum(greens) + x.lost_time, greens)
+    sig.bound_by(plan, S)
+    t = S.max_wait_cycles * plan.cycle + 1.0
+    for k in range(3):  # stage 3 has waited past its limit, stages 1-2 have not
+        sig.last_green[k] = t - 5
+        sig.zone_green[f"q{k}"] = t - 5
+    counts = _counts(12, 9, 9, 1)
+    moving = {"q0": 0, "q1": 9, "q2": 9, "q3": 1}  # stage 0's twelve vehicles move
+    elapsed = max(x.stages[0].min_green, sig.holds[0])
+    # past its minimum and hold, the busy green keeps going...
+    assert _choose(sig, 0, elapsed, counts, t=t, halting=moving) == 0
+    # ...until it maxes out (or gaps out): then the overdue stage, not the most pressed
+    assert _choose(sig, 0, sig.max_greens[0] + 0.5, counts, t=t, halting=moving) == 3
+    assert _choose(sig, 0, elapsed, {**counts, "q0": 0}, {"s0": 99.0}, t=t) == 3
+
+
 def test_faulty_detectors_are_left_out(x):
     sig = _signal(x, t0=990.0)
     min_green = x.stages[1].min_green

@@ -9,8 +9,8 @@ common cycle and offsets from platoon links.
 How a signal runs its plan:
 
 - *free* (the default for every signal): the plan bounds the signal (maximum greens,
-  longest wait of a lane) and the detectors decide within it, stage by stage, by queue
-  pressure with gap-out, pedestrian walks on push-button call
+  the wait after which a lane is served next) and the detectors decide within it, stage
+  by stage, by queue pressure with gap-out, pedestrian walks on push-button call
   (:mod:`signal_opt.controllers.actuation`);
 - *coordinated* (signals whose busiest lane group is at or above ``coordinate_above``,
   when set): the plan's fixed cycle and offset carry a green wave; the heaviest stage

@@ -54,7 +54,10 @@ class FreeSettings:
     max_green_floor: float = 5.0
     """...and at least this much longer than its minimum green."""
     max_wait_cycles: float = 3.0
-    """A lane with vehicles waits for green at most this many planned cycles."""
+    """A lane with vehicles that has waited this many planned cycles for green is served
+    next, whatever the pressures, when the current green ends (gap-out, maximum green or
+    pressure). It does not cut the current green short: ended at its minimum, saturated
+    or not, greens lost 5-18 % on arterials and districts in congestion."""
     max_ped_wait: float = 90.0
     """A pressed push button waits for its walk at most this long (s)."""
     pedestrian_recall: bool = False
@@ -176,7 +179,7 @@ class KernelState:
     max_greens: np.ndarray
     """(N, P) longest green of each stage under the plan in force, s."""
     max_wait: np.ndarray
-    """(N,) longest a lane with vehicles may wait for green, s."""
+    """(N,) wait after which a lane with vehicles is served next, s."""
     last_green: np.ndarray
     """(N, P) when each stage last showed green, s."""
     zone_green: np.ndarray
@@ -420,8 +423,8 @@ def bound_by(
     layout: Layout, state: KernelState, i: int, plan: Plan, settings: FreeSettings
 ) -> None:
     """Signal ``i`` takes the bounds of ``plan``: each green up to ``max_green_factor`` x
-    its planned green (at least its minimum plus ``max_green_floor``), and no lane waiting
-    longer than ``max_wait_cycles`` planned cycles."""
+    its planned green (at least its minimum plus ``max_green_floor``), and a lane that has
+    waited ``max_wait_cycles`` planned cycles served next."""
     k = len(plan.greens)
     greens = np.asarray(plan.greens, float)  # (P_i,)
     floor = layout.min_green[i, :k] + settings.max_green_floor  # (P_i,)
@@ -602,10 +605,10 @@ def _choose(
         pushed &= ~(state.congested[r] & discharging)
     if settings.keep_moving:
         pushed &= press[pick, best] > moving
-    choice = np.where(gapped | maxed | pushed, best, cur)  # (R,)
-    choice = np.where(
-        wait_over.any(axis=1), np.where(wait_over, waited, -np.inf).argmax(axis=1), choice
-    )
+    # a stage past its longest wait comes next, but does not cut the current green short
+    overdue = np.where(wait_over, waited, -np.inf).argmax(axis=1)  # (R,)
+    after = np.where(wait_over.any(axis=1), overdue, best)  # (R,)
+    choice = np.where(gapped | maxed | pushed, after, cur)  # (R,)
     return np.where(ped_over.any(axis=1), np.where(ped_over, ped, -np.inf).argmax(axis=1), choice)
 
 
