@@ -160,28 +160,28 @@ def test_max_green_comes_from_the_plan(x):
     assert _choose(sig, 0, limit + 0.5, counts) == 1  # ...but maxes out
 
 
-def test_a_lane_waiting_too_long_is_served_next(x):
+def _stage_3_overdue(x):
+    """A signal at time ``t`` (returned with it) whose stages 0-2 were green 5 s ago and
+    whose stage 3 has not been green since t = 0: past its longest wait."""
     sig = _signal(x, t0=0.0)
     greens = tuple(s.min_green for s in x.stages)
     plan = Plan(x.id, sum(greens) + x.lost_time, greens)
     sig.bound_by(plan, S)
     t = S.max_wait_cycles * plan.cycle + 1.0
-    for k in range(3):  # stages 0-2 were green recently, stage 3 never since t = 0
+    for k in range(3):
         sig.last_green[k] = t - 5
         sig.zone_green[f"q{k}"] = t - 5
+    return sig, t
+
+
+def test_a_lane_waiting_too_long_is_served_next(x):
+    sig, t = _stage_3_overdue(x)
     counts = _counts(0, 9, 9, 1)
     assert _choose(sig, 0, x.stages[0].min_green, counts, {"s0": 0.0}, t=t) == 3
 
 
 def test_a_lane_waiting_too_long_does_not_cut_a_busy_green_short(x):
-    sig = _signal(x, t0=0.0)
-    greens = tuple(s.min_green for s in x.stages)
-    plan = Plan(x.id, sum(greens) + x.lost_time, greens)
-    sig.bound_by(plan, S)
-    t = S.max_wait_cycles * plan.cycle + 1.0
-    for k in range(3):  # stage 3 has waited past its limit, stages 1-2 have not
-        sig.last_green[k] = t - 5
-        sig.zone_green[f"q{k}"] = t - 5
+    sig, t = _stage_3_overdue(x)
     counts = _counts(12, 9, 9, 1)
     moving = {"q0": 0, "q1": 9, "q2": 9, "q3": 1}  # stage 0's twelve vehicles move
     elapsed = max(x.stages[0].min_green, sig.holds[0])
