@@ -8,11 +8,13 @@ best peers of a stored benchmark run: the quick loop for trying a control rule.
 ``SETTINGS`` is JSON overriding :class:`~signal_opt.controllers.adaptive.AdaptiveSettings`
 (nested for ``free``). Each draw's ``.sumocfg`` found under ``--draws`` runs with SUMO seed 0,
 each shared scenario with seed 42, two at a time. The best peer of each case and its time
-loss come from ``benchmarks/results/stress_default.json`` and ``shared_seed42.txt`` (the
-peers' code did not change since; re-run those benchmarks when it does). Prints, per case,
-adaptive's mean time loss (unfinished + never inserted), teleports, the best peer and the
-ratio, then the mean ratio over stress draws at 1.0x, at their heavier scale, and over the
-shared scenarios; writes every run's metrics to ``<out>/<label>.json``.
+loss come from ``benchmarks/results/stress_default.json``, ``stress_heldout_draws8-9.json``
+and ``shared_seed42.txt`` (the peers' code did not change since; re-run those benchmarks
+when it does). Prints, per case, adaptive's mean time loss (unfinished + never inserted),
+teleports, the best peer and the ratio, then the mean ratio over stress draws at 1.0x, at
+their heavier scale, over the shared scenarios and over the held-out draws (a ``--draws``
+folder of ``signal-opt stress --draws 8-9``, or one holding draws 0-9); writes every run's
+metrics to ``<out>/<label>.json``.
 
 One seed per case: congested runs vary by 10-30 % from seed to seed, so rank variants on
 several (``--seed 1``, ``--seed 2``: every case with that SUMO seed; the peers' figures
@@ -35,12 +37,25 @@ RESULTS = Path(__file__).resolve().parent / "results"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "scenarios"
 
 
+HELD_OUT = "stress_heldout_draws8-9.json"
+"""The stored run of the held-out draws (never tuned on)."""
+STRESS_RUNS = ("stress_default.json", HELD_OUT)
+
+
+def _stress_cases(file: str) -> list[dict[str, Any]]:
+    return json.loads((RESULTS / file).read_text())["comparisons"]
+
+
+def _case(c: dict[str, Any]) -> str:
+    return f"draw{c['draw']}-x{c['scale']:g}"
+
+
 def stored_peers() -> dict[str, tuple[str, float]]:
     """Case name -> (best peer, its mean time loss s) from the stored benchmark runs."""
     out: dict[str, tuple[str, float]] = {}
-    stress = json.loads((RESULTS / "stress_default.json").read_text())
-    for c in stress["comparisons"]:
-        out[f"draw{c['draw']}-x{c['scale']:g}"] = (c["best_peer"], c["best_peer_time_loss_s"])
+    for file in STRESS_RUNS:
+        for c in _stress_cases(file):
+            out[_case(c)] = (c["best_peer"], c["best_peer_time_loss_s"])
     for block in (RESULTS / "shared_seed42.txt").read_text().split("\n\n"):
         lines = [ln for ln in block.strip().splitlines() if not ln.startswith("#")]
         found = re.search(r"best peer: (\S+) ([\d.]+) s", block)
@@ -116,7 +131,13 @@ def main() -> None:
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / f"{label}.json").write_text(json.dumps(results, indent=1))
     peers = stored_peers()
-    ratios: dict[str, list[float]] = {"stress 1.0x": [], "stress heavier": [], "shared": []}
+    held_out = {_case(c) for c in _stress_cases(HELD_OUT)}
+    ratios: dict[str, list[float]] = {
+        "stress 1.0x": [],
+        "stress heavier": [],
+        "shared": [],
+        "held out": [],
+    }
     for name, _cfg, _seed in todo:
         m = results[name]
         if "error" in m:
@@ -125,11 +146,12 @@ def main() -> None:
         left = m["vehicles_unfinished"] + m["vehicles_never_inserted"]
         peer, peer_loss = peers.get(name, ("?", float("nan")))
         ratio = m["mean_time_loss_s"] / peer_loss
-        group = (
-            "shared"
-            if not name.startswith("draw")
-            else ("stress 1.0x" if name.endswith("-x1") else "stress heavier")
-        )
+        if name in held_out:
+            group = "held out"
+        elif not name.startswith("draw"):
+            group = "shared"
+        else:
+            group = "stress 1.0x" if name.endswith("-x1") else "stress heavier"
         ratios[group].append(ratio)
         print(
             f"{name:22s} {m['mean_time_loss_s']:7.1f} s ({left:5d}) teleports {m['teleports']:4d}"
