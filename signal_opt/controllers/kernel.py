@@ -100,7 +100,7 @@ def fed_share(zone_m: float | None, lane_m: float | None) -> float:
 
 
 def incoming_lanes(x: Intersection) -> list[str]:
-    """The incoming car lanes of ``x`` (L,), sorted."""
+    """The incoming vehicle lanes of ``x`` (L,), sorted."""
     return sorted({lk.from_lane for lk in x.links if not lk.is_crossing})
 
 

@@ -19,6 +19,7 @@ from signal_opt.sumo.detectors import (
     place_exit_zones,
     write_detectors,
 )
+from signal_opt.sumo.network import load_intersections
 
 NODES = """<nodes>
     <node id="C" x="0" y="0" type="traffic_light"/>
@@ -31,14 +32,16 @@ NODES = """<nodes>
 </nodes>
 """
 # w_near is short but fed by exactly one lane (a simple continuation); n_near is short and
-# fed by two lanes; s_in is too short for an advance loop; e_in has a sidewalk.
+# fed by two lanes; s_in is too short for an advance loop; e_in has a sidewalk and a bus
+# lane.
 EDGES = """<edges>
     <edge id="w_far" from="W2" to="W1" numLanes="1" speed="13.89"/>
     <edge id="w_near" from="W1" to="C" numLanes="1" speed="13.89"/>
     <edge id="c_w" from="C" to="W1" numLanes="1" speed="13.89"/>
     <edge id="w_out" from="W1" to="W2" numLanes="1" speed="13.89"/>
-    <edge id="e_in" from="E1" to="C" numLanes="3" speed="13.89">
+    <edge id="e_in" from="E1" to="C" numLanes="4" speed="13.89">
         <lane index="0" allow="pedestrian" width="2.5"/>
+        <lane index="1" allow="bus"/>
     </edge>
     <edge id="c_e" from="C" to="E1" numLanes="2" speed="13.89"/>
     <edge id="n_far" from="N2" to="N1" numLanes="2" speed="13.89"/>
@@ -90,9 +93,10 @@ def _by_id(specs: list[DetectorSpec]) -> dict[str, DetectorSpec]:
     return {s.id: s for s in specs}
 
 
-def test_every_car_lane_gets_a_stopline_loop(specs, net) -> None:
+def test_every_vehicle_lane_gets_a_stopline_loop(specs, net) -> None:
     stop = {s.lane for s in specs if s.kind == "stopline"}
-    assert stop == {"e_in_1", "e_in_2", "w_near_0", "n_near_0", "s_in_0"}  # no sidewalk
+    # the bus lane too, not the sidewalk
+    assert stop == {"e_in_1", "e_in_2", "e_in_3", "w_near_0", "n_near_0", "s_in_0"}
     for s in specs:
         if s.kind == "stopline":
             gap = net.getLane(s.lane).getLength() - s.position
@@ -100,7 +104,18 @@ def test_every_car_lane_gets_a_stopline_loop(specs, net) -> None:
             assert s.tls == "C" and s.incoming_lane == s.lane and s.period == 60.0
 
 
-def test_every_car_lane_leaving_a_signal_gets_an_exit_zone(net, tmp_path) -> None:
+def test_every_lane_of_every_lane_group_is_watched(specs, net_file) -> None:
+    """The demand of a lane group sums its lanes' detectors: a lane without any (once,
+    bus-only lanes) left its group without an estimate and the whole signal on its base
+    program for good."""
+    (x,) = load_intersections(net_file)
+    watched = {s.incoming_lane for s in specs if s.tls == x.id}
+    lanes = {lane for g in x.lane_groups for lane in g.lanes}
+    assert "e_in_1" in lanes  # the bus lane
+    assert lanes <= watched
+
+
+def test_every_vehicle_lane_leaving_a_signal_gets_an_exit_zone(net, tmp_path) -> None:
     exits = place_exit_zones(net)
     assert {s.lane for s in exits} == {"c_w_0", "c_e_0", "c_e_1", "c_n_0", "c_s_0"}
     for s in exits:
@@ -115,9 +130,9 @@ def test_every_car_lane_leaving_a_signal_gets_an_exit_zone(net, tmp_path) -> Non
 
 def test_long_lane_layout(specs, net) -> None:
     d = _by_id(specs)
-    length = net.getLane("e_in_1").getLength()
-    adv, q = d["adv_e_in_1"], d["q_e_in_1"]
-    assert adv.lane == "e_in_1"
+    length = net.getLane("e_in_2").getLength()
+    adv, q = d["adv_e_in_2"], d["q_e_in_2"]
+    assert adv.lane == "e_in_2"
     assert length - adv.position == pytest.approx(ADVANCE_DISTANCE)
     # the queue zone runs from the advance loop to the stop line
     assert q.kind == "queue" and q.position == pytest.approx(adv.position)
