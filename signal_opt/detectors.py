@@ -40,6 +40,12 @@ A detector that misses an interval is left out until it reports again; one found
 or chattering is excluded until it has read plausibly for ``recover_minutes``. A lane
 group without a usable detector keeps its last good demand, and an intersection with a
 group that never had one falls back to its base plan.
+
+Lanes no detector watches at all (bicycle and tram lanes: a roadside system's loops and
+zones count road vehicles) are not part of any estimate: a group's demand is that of its
+watched lanes, and a group with none gets no demand of its own (its stage keeps at least
+its minimum green). Only an intersection none of whose lanes is watched falls back to
+its base plan for that reason.
 """
 
 from __future__ import annotations
@@ -52,6 +58,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from signal_opt.model import Intersection
+
+WATCHING = frozenset({"stopline", "advance", "queue"})
+"""Detector kinds that watch the lane they are listed under (exit zones watch traffic
+leaving a signal)."""
 
 VEHICLE_SPACING_M = 7.5
 """Queue length per stopped vehicle (car length + gap), to turn metres into vehicles."""
@@ -400,11 +410,18 @@ class DemandEstimator:
             came: dict[str, float] = {}
             stale_i = []
             missing_forever = False
+            watched_any = False
             for g in x.lane_groups:
                 total = 0.0
                 arrivals = 0.0
                 known = True
+                watched = [ln for ln in g.lanes if WATCHING & self.by_lane.get(ln, {}).keys()]
+                if not watched:
+                    continue  # nobody counts this group's road users: no estimate
+                watched_any = True
                 for lane, share in zip(g.lanes, g.lane_shares):
+                    if lane not in watched:
+                        continue
                     v = lanes.get(lane)
                     if v is None:
                         known = False
@@ -425,7 +442,7 @@ class DemandEstimator:
             self._smoothed[i] = dict(out)
             demands.append(out)
             arrived.append(came)
-            fallback.append(missing_forever)
+            fallback.append(missing_forever or not watched_any)
             stale.append(stale_i)
         faulty = {self.ids[i]: FAULT_KINDS[self.fault[i] - 1] for i in np.flatnonzero(self.fault)}
         self._sums[:] = 0.0

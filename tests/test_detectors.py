@@ -164,6 +164,24 @@ def test_lane_without_any_usable_detector_keeps_last_good_then_falls_back():
     assert fresh.estimate().fallback == [True]
 
 
+def test_a_lane_no_detector_watches_is_left_out_not_waited_for():
+    """A bicycle or tram lane has no loops or zones (only car and bus lanes get them): its
+    group gets no demand of its own, and neither goes stale nor sends the signal to its
+    base plan, as a group whose detectors failed would."""
+    watched = [d for d in _detectors() if d.lane == "n_0"]
+    est = DemandEstimator([_intersection()], watched, EstimatorSettings(alpha=1.0))
+    for _ in range(5):
+        est.add_minute({k: v for k, v in _minute(10, 10, 5, 5).items() if k.endswith("n_0")})
+    d = est.estimate()
+    assert d.demand[0] == {"n:through": pytest.approx(600.0)}
+    assert d.stale_groups == [[]] and d.fallback == [False]
+    # with nothing watched at all there is nothing to retime from: the base plan
+    exits_only = [DetectorInfo("x_n_0", "exit", "n_0", 30.0)]
+    blind = DemandEstimator([_intersection()], exits_only)
+    blind.add_minute({"x_n_0": Minute(3, 5.0)})
+    assert blind.estimate().fallback == [True]
+
+
 def test_faulty_detector_recovers_after_plausible_readings():
     s = EstimatorSettings(alpha=1.0, recover_minutes=3)
     est = DemandEstimator([_intersection()], _detectors(), s)

@@ -114,18 +114,16 @@ def _read_net(net: NetLike) -> sumolib.net.Net:
 
 
 def _is_vehicle_lane(lane: sumolib.net.lane.Lane) -> bool:
-    """A normal lane some vehicle uses: cars, and also bus-, bicycle- and tram-only lanes,
-    which a signal serves like any other (roadside systems detect buses, bicycles and
-    trams too); sidewalks and crossings are not."""
-    return lane.getEdge().getFunction() == "" and any(
-        c != "pedestrian" for c in lane.getPermissions()
-    )
+    """A normal lane cars or buses use: what a roadside system's loops and queue zones
+    count. Bicycle and tram lanes are left to their own detection (the demand estimate
+    leaves them out), sidewalks and crossings have none."""
+    return lane.getEdge().getFunction() == "" and (lane.allows("passenger") or lane.allows("bus"))
 
 
 def tls_incoming_lanes(
     net: sumolib.net.Net, tls_ids: Iterable[str] | None = None
 ) -> list[tuple[str, sumolib.net.lane.Lane]]:
-    """``(tls id, lane)`` for every vehicle lane entering a traffic light, in link-index
+    """``(tls id, lane)`` for every car or bus lane entering a traffic light, in link-index
     order."""
     wanted = None if tls_ids is None else set(tls_ids)
     known = {t.getID() for t in net.getTrafficLights()}
@@ -215,14 +213,13 @@ def _feeding_connections(lane: sumolib.net.lane.Lane) -> list:
 def place_detectors(
     net: NetLike, tls_ids: Iterable[str] | None = None, period: float = 60.0
 ) -> list[DetectorSpec]:
-    """Stop-line, advance and queue detectors for every vehicle lane entering a traffic
+    """Stop-line, advance and queue detectors for every car or bus lane entering a traffic
     light.
 
     ``net`` is a :class:`sumolib.net.Net` or a ``.net.xml`` path; ``tls_ids`` restricts the
     placement to some traffic lights (all by default); ``period`` is the aggregation
-    interval in seconds. Bus-, bicycle- and tram-only lanes get detectors like car lanes
-    (a lane group with an unwatched lane has no demand estimate, and its signal would
-    stay on its base program); internal lanes, sidewalks and crossings get none.
+    interval in seconds. Bus lanes get detectors like car lanes; internal lanes, bicycle
+    and tram lanes, sidewalks and crossings get none.
     """
     if period <= 0:
         raise ValueError(f"detector period must be positive, got {period}")
@@ -236,7 +233,7 @@ def place_detectors(
 def place_exit_zones(
     net: NetLike, tls_ids: Iterable[str] | None = None, period: float = 60.0
 ) -> list[DetectorSpec]:
-    """An exit zone ``x_<lane>`` (E2) over the first :data:`EXIT_ZONE` m of every vehicle lane
+    """An exit zone ``x_<lane>`` (E2) over the first :data:`EXIT_ZONE` m of every car or bus lane
     leaving a traffic light, as radar or video just past the junction gives: vehicles
     standing there mean the exit is blocked (the queue of the next link reaches back to
     the junction). ``tls_ids`` and ``period`` as for :func:`place_detectors`."""

@@ -32,16 +32,17 @@ NODES = """<nodes>
 </nodes>
 """
 # w_near is short but fed by exactly one lane (a simple continuation); n_near is short and
-# fed by two lanes; s_in is too short for an advance loop; e_in has a sidewalk and a bus
-# lane.
+# fed by two lanes; s_in is too short for an advance loop; e_in has a sidewalk, a bicycle
+# lane and a bus lane.
 EDGES = """<edges>
     <edge id="w_far" from="W2" to="W1" numLanes="1" speed="13.89"/>
     <edge id="w_near" from="W1" to="C" numLanes="1" speed="13.89"/>
     <edge id="c_w" from="C" to="W1" numLanes="1" speed="13.89"/>
     <edge id="w_out" from="W1" to="W2" numLanes="1" speed="13.89"/>
-    <edge id="e_in" from="E1" to="C" numLanes="4" speed="13.89">
+    <edge id="e_in" from="E1" to="C" numLanes="5" speed="13.89">
         <lane index="0" allow="pedestrian" width="2.5"/>
-        <lane index="1" allow="bus"/>
+        <lane index="1" allow="bicycle" width="2.0"/>
+        <lane index="2" allow="bus"/>
     </edge>
     <edge id="c_e" from="C" to="E1" numLanes="2" speed="13.89"/>
     <edge id="n_far" from="N2" to="N1" numLanes="2" speed="13.89"/>
@@ -95,8 +96,8 @@ def _by_id(specs: list[DetectorSpec]) -> dict[str, DetectorSpec]:
 
 def test_every_vehicle_lane_gets_a_stopline_loop(specs, net) -> None:
     stop = {s.lane for s in specs if s.kind == "stopline"}
-    # the bus lane too, not the sidewalk
-    assert stop == {"e_in_1", "e_in_2", "e_in_3", "w_near_0", "n_near_0", "s_in_0"}
+    # the bus lane too; not the bicycle lane nor the sidewalk
+    assert stop == {"e_in_2", "e_in_3", "e_in_4", "w_near_0", "n_near_0", "s_in_0"}
     for s in specs:
         if s.kind == "stopline":
             gap = net.getLane(s.lane).getLength() - s.position
@@ -104,15 +105,15 @@ def test_every_vehicle_lane_gets_a_stopline_loop(specs, net) -> None:
             assert s.tls == "C" and s.incoming_lane == s.lane and s.period == 60.0
 
 
-def test_every_lane_of_every_lane_group_is_watched(specs, net_file) -> None:
-    """The demand of a lane group sums its lanes' detectors: a lane without any (once,
-    bus-only lanes) left its group without an estimate and the whole signal on its base
-    program for good."""
+def test_car_and_bus_lanes_are_watched_bicycle_lanes_are_not(specs, net_file) -> None:
+    """Every lane group's car and bus lanes have detectors (once a bus-only lane had none,
+    and its group sent the whole signal to its base program for good); the bicycle lane
+    has none, its cyclists are not counted as vehicles."""
     (x,) = load_intersections(net_file)
     watched = {s.incoming_lane for s in specs if s.tls == x.id}
     lanes = {lane for g in x.lane_groups for lane in g.lanes}
-    assert "e_in_1" in lanes  # the bus lane
-    assert lanes <= watched
+    assert {"e_in_1", "e_in_2"} <= lanes  # the bicycle and the bus lane
+    assert lanes - watched == {"e_in_1"}
 
 
 def test_every_vehicle_lane_leaving_a_signal_gets_an_exit_zone(net, tmp_path) -> None:
@@ -130,9 +131,9 @@ def test_every_vehicle_lane_leaving_a_signal_gets_an_exit_zone(net, tmp_path) ->
 
 def test_long_lane_layout(specs, net) -> None:
     d = _by_id(specs)
-    length = net.getLane("e_in_2").getLength()
-    adv, q = d["adv_e_in_2"], d["q_e_in_2"]
-    assert adv.lane == "e_in_2"
+    length = net.getLane("e_in_3").getLength()
+    adv, q = d["adv_e_in_3"], d["q_e_in_3"]
+    assert adv.lane == "e_in_3"
     assert length - adv.position == pytest.approx(ADVANCE_DISTANCE)
     # the queue zone runs from the advance loop to the stop line
     assert q.kind == "queue" and q.position == pytest.approx(adv.position)
