@@ -16,10 +16,18 @@ their heavier scale, over the shared scenarios and over the held-out draws (a ``
 folder of ``signal-opt stress --draws 8-9``, or one holding draws 0-9); writes every run's
 metrics to ``<out>/<label>.json``.
 
-One seed per case: congested runs vary by 10-30 % from seed to seed, so rank variants on
-several (``--seed 1``, ``--seed 2``: every case with that SUMO seed; the peers' figures
-stay those of the stored seed) and confirm a change with ``signal-opt stress --seeds``
-and ``benchmarks/shared.py --seeds`` before keeping it.
+Congested runs vary by 10-30 % from seed to seed, so rank variants on several:
+``--seed 1`` runs every case with SUMO seed 1 (results in ``<label>-s1.json``; the peers'
+figures stay those of the stored seed), ``--seeds 2`` runs the stored seeds and seed 1,
+``--seeds 3`` seed 2 as well. ``--against default`` then compares each case's time loss,
+averaged over the seeds both ran, with an earlier run of the same loop (``<out>/default.json``,
+``default-s1.json``, ...: run ``'{}'`` as ``default`` first) and prints the mean change
+over the tuning cases and over the held-out draws. Confirm a change with ``signal-opt
+stress --seeds`` and ``benchmarks/shared.py --seeds`` before keeping it.
+
+    .venv/bin/python benchmarks/variants.py default '{}' --draws out/all10 --seeds 2
+    .venv/bin/python benchmarks/variants.py satall '{"congested_zones": 0}' --draws out/all10 \\
+        --seeds 2 --against default
 """
 
 from __future__ import annotations
@@ -101,6 +109,45 @@ def _run(job: tuple[str, dict[str, Any], str, str, int, str]) -> tuple[str, dict
         return name, {"error": f"{type(exc).__name__}: {exc}"}
 
 
+def _seed_labels(label: str, seed: int | None, seeds: int) -> list[tuple[str, int | None]]:
+    """``(file label, SUMO seed or None for the stored seeds)`` of each run asked for."""
+    if seed is not None:
+        return [(f"{label}-s{seed}", seed)]
+    return [(label, None)] + [(f"{label}-s{k}", k) for k in range(1, seeds)]
+
+
+def _loss(path: Path) -> dict[str, float]:
+    """Case -> mean time loss of a stored run (failed cases left out; {} if not run)."""
+    if not path.exists():
+        return {}
+    runs = json.loads(path.read_text())
+    return {k: v["mean_time_loss_s"] for k, v in runs.items() if "error" not in v}
+
+
+def compare(out: Path, base: str, label: str, suffixes: list[str], held_out: set[str]) -> None:
+    """Print each case's change of time loss against run ``base``, averaged over the seeds
+    (file ``suffixes``) both have, and the mean change over tuning and held-out cases."""
+    pairs = [(_loss(out / f"{base}{x}.json"), _loss(out / f"{label}{x}.json")) for x in suffixes]
+    names = sorted({n for b, v in pairs for n in v if n in b})
+    print(f"\nagainst {base} (time loss s, mean over the seeds both ran):")
+    changes: dict[str, list[float]] = {"tuning": [], "held out": []}
+    for n in names:
+        both = [(b[n], v[n]) for b, v in pairs if n in b and n in v]
+        old = statistics.mean(x for x, _ in both)
+        new = statistics.mean(y for _, y in both)
+        change = new / old - 1
+        changes["held out" if n in held_out else "tuning"].append(change)
+        print(f"{n:22s} {old:7.1f} -> {new:7.1f} s  {100 * change:+6.1f} %  ({len(both)} seeds)")
+    for group, values in changes.items():
+        if values:
+            worse = sum(c > 0.03 for c in values)
+            better = sum(c < -0.03 for c in values)
+            print(
+                f"mean change {group}: {100 * statistics.mean(values):+.1f} % over {len(values)}"
+                f" cases (worse by more than 3 %: {worse}, better: {better})"
+            )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("label")
@@ -114,6 +161,13 @@ def main() -> None:
         help="SUMO seed of every case (default: 0 for draws, 42 for shared scenarios);"
         " results go to <out>/<label>-s<seed>",
     )
+    ap.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="run the stored seeds, then SUMO seeds 1 .. N-1 on every case",
+    )
+    ap.add_argument("--against", help="label of an earlier run of this loop to compare with")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default="out/variants")
     args = ap.parse_args()
@@ -121,17 +175,31 @@ def main() -> None:
     todo = cases(args.draws, args.shared)
     if args.only:
         todo = [c for c in todo if c[0] in set(args.only.split(","))]
-    label = args.label
-    if args.seed is not None:
-        todo = [(name, cfg, args.seed) for name, cfg, _ in todo]
-        label = f"{label}-s{args.seed}"
-    with Pool(args.jobs) as pool:
-        jobs = [(label, over, *c, args.out) for c in todo]
-        results = dict(pool.map(_run, jobs, chunksize=1))
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    (Path(args.out) / f"{label}.json").write_text(json.dumps(results, indent=1))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     peers = stored_peers()
     held_out = {_case(c) for c in _stress_cases(HELD_OUT)}
+    runs = _seed_labels(args.label, args.seed, args.seeds)
+    with Pool(args.jobs) as pool:
+        for label, seed in runs:
+            cases_now = todo if seed is None else [(n, cfg, seed) for n, cfg, _ in todo]
+            jobs = [(label, over, *c, args.out) for c in cases_now]
+            results = dict(pool.map(_run, jobs, chunksize=1))
+            (out / f"{label}.json").write_text(json.dumps(results, indent=1))
+            print(f"{label}:")
+            _report(results, todo, peers, held_out)
+    if args.against:
+        suffixes = [label[len(args.label) :] for label, _ in runs]
+        compare(out, args.against, args.label, suffixes, held_out)
+
+
+def _report(
+    results: dict[str, dict[str, Any]],
+    todo: list[tuple[str, str, int]],
+    peers: dict[str, tuple[str, float]],
+    held_out: set[str],
+) -> None:
+    """Per case adaptive against the stored best peer, then the mean ratio per group."""
     ratios: dict[str, list[float]] = {
         "stress 1.0x": [],
         "stress heavier": [],
