@@ -100,7 +100,7 @@ def fed_share(zone_m: float | None, lane_m: float | None) -> float:
 
 
 def incoming_lanes(x: Intersection) -> list[str]:
-    """The incoming vehicle lanes of ``x`` (L,), sorted."""
+    """The incoming lanes of ``x`` (L,), sorted (watched by detectors or not)."""
     return sorted({lk.from_lane for lk in x.links if not lk.is_crossing})
 
 

@@ -233,8 +233,8 @@ def place_detectors(
 def place_exit_zones(
     net: NetLike, tls_ids: Iterable[str] | None = None, period: float = 60.0
 ) -> list[DetectorSpec]:
-    """An exit zone ``x_<lane>`` (E2) over the first :data:`EXIT_ZONE` m of every car or bus lane
-    leaving a traffic light, as radar or video just past the junction gives: vehicles
+    """An exit zone ``x_<lane>`` (E2) over the first :data:`EXIT_ZONE` m of every car or bus
+    lane leaving a traffic light, as radar or video just past the junction gives: vehicles
     standing there mean the exit is blocked (the queue of the next link reaches back to
     the junction). ``tls_ids`` and ``period`` as for :func:`place_detectors`."""
     if period <= 0:

@@ -94,7 +94,7 @@ def _by_id(specs: list[DetectorSpec]) -> dict[str, DetectorSpec]:
     return {s.id: s for s in specs}
 
 
-def test_every_vehicle_lane_gets_a_stopline_loop(specs, net) -> None:
+def test_every_car_and_bus_lane_gets_a_stopline_loop(specs, net) -> None:
     stop = {s.lane for s in specs if s.kind == "stopline"}
     # the bus lane too; not the bicycle lane nor the sidewalk
     assert stop == {"e_in_2", "e_in_3", "e_in_4", "w_near_0", "n_near_0", "s_in_0"}
@@ -116,7 +116,7 @@ def test_car_and_bus_lanes_are_watched_bicycle_lanes_are_not(specs, net_file) ->
     assert lanes - watched == {"e_in_1"}
 
 
-def test_every_vehicle_lane_leaving_a_signal_gets_an_exit_zone(net, tmp_path) -> None:
+def test_every_car_lane_leaving_a_signal_gets_an_exit_zone(net, tmp_path) -> None:
     exits = place_exit_zones(net)
     assert {s.lane for s in exits} == {"c_w_0", "c_e_0", "c_e_1", "c_n_0", "c_s_0"}
     for s in exits:
