@@ -180,9 +180,9 @@ def main() -> None:
     peers = stored_peers()
     held_out = {_case(c) for c in _stress_cases(HELD_OUT)}
     runs = _seed_labels(args.label, args.seed, args.seeds)
-    # a fresh process per run, as signal_opt.runs does: something (libsumo or a module)
-    # carries state from one simulation to the next in a process (cologne1 run after
-    # bologna_pasubio: 19.5 s; alone, and in benchmarks/shared.py: 19.9 s)
+    # a fresh process per run, as signal_opt.runs does: libsumo carries state from one
+    # simulation to the next in a process (cologne1 run after bologna_pasubio: 19.5 s;
+    # alone, or both through TraCI in one process: 19.9 s)
     with Pool(args.jobs, maxtasksperchild=1) as pool:
         for label, seed in runs:
             cases_now = todo if seed is None else [(n, cfg, seed) for n, cfg, _ in todo]
