@@ -104,7 +104,7 @@ def main() -> None:
     ap.add_argument("--out", default="out/stage_times")
     args = ap.parse_args()
     strategies = args.strategies.split(",")
-    with Pool(2) as pool:
+    with Pool(2, maxtasksperchild=1) as pool:  # libsumo: one simulation per process
         for line in pool.map(_run, [(s, args.sumocfg, args.seed, args.out) for s in strategies]):
             print(line)
     losses = {}
