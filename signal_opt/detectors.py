@@ -59,10 +59,6 @@ import numpy as np
 
 from signal_opt.model import Intersection
 
-WATCHING = frozenset({"stopline", "advance", "queue"})
-"""Detector kinds that watch the lane they are listed under (exit zones watch traffic
-leaving a signal)."""
-
 VEHICLE_SPACING_M = 7.5
 """Queue length per stopped vehicle (car length + gap), to turn metres into vehicles."""
 VEHICLE_LENGTH_M = 5.0
@@ -216,6 +212,11 @@ class DemandEstimator:
             dtype=np.int64,
         ).reshape(3, len(self._lanes))
         """(3, NL) each lane's advance loop, stop-line loop and queue zone (D: none)."""
+        self._watched = frozenset(
+            ln for ln, rows in zip(self._lanes, self._lane_rows.T) if (rows < n).any()
+        )
+        """Lanes with a loop or queue zone of their own (a lane with only an exit zone, or
+        none, is not watched)."""
         links = sorted({tuple(v) for v in (entries or {}).values() if v})
         link_index = {k: i for i, k in enumerate(links)}
         self._lane_link = np.array(
@@ -415,12 +416,11 @@ class DemandEstimator:
                 total = 0.0
                 arrivals = 0.0
                 known = True
-                watched = [ln for ln in g.lanes if WATCHING & self.by_lane.get(ln, {}).keys()]
-                if not watched:
+                if self._watched.isdisjoint(g.lanes):
                     continue  # nobody counts this group's road users: no estimate
                 watched_any = True
                 for lane, share in zip(g.lanes, g.lane_shares):
-                    if lane not in watched:
+                    if lane not in self._watched:
                         continue
                     v = lanes.get(lane)
                     if v is None:
