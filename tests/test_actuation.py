@@ -141,12 +141,58 @@ def test_a_moving_platoon_is_not_cut_for_a_smaller_queue(x):
     terms[0, 0, n] = -1.0
     sig = _signal(x, t0=990.0)
     sig.pressure = Pressure((*(f"q{k}" for k in range(n)), "out"), terms)
-    elapsed = max(x.stages[0].min_green, sig.holds[0])
+    # past the lost-time hold of a discharging green too: only moving vehicles keep it
+    elapsed = max(x.stages[0].min_green, sig.holds[0], x.lost_time)
     counts = {**_counts(5, 3, 0, 0), "out": 4}  # pressures 1 and 3
     assert _choose(sig, 0, elapsed, counts, halting={"q0": 0}) == 0
     # once those vehicles stand (or have left), pressure decides
     assert _choose(sig, 0, elapsed, counts, halting={"q0": 5}) == 1
     assert _choose(sig, 0, elapsed, {**counts, "q0": 2}, halting={"q0": 0}) == 1
+
+
+def _discharging(sig, stage, elapsed, counts, halting=None):
+    """Choose with every stop-line loop busy and stage ``stage``'s vehicles moving."""
+    halting = {**counts, f"q{stage}": 0, **(halting or {})}
+    return _choose(sig, stage, elapsed, counts, halting=halting)
+
+
+def test_a_discharging_green_runs_the_lost_time_before_pressure_ends_it(x):
+    sig = _signal(x, t0=990.0)
+    hold, lost = sig.holds[1], x.lost_time
+    assert hold < lost
+    counts = _counts(0, 2, 9, 0)  # stage 1 drains one lane; stage 2 waits on one
+    assert _discharging(sig, 1, hold + 1, counts) == 1
+    assert _discharging(sig, 1, lost, counts) == 2
+    # a green whose vehicles stand (a blocked queue) is not held
+    assert _choose(sig, 1, hold + 1, counts) == 2
+
+
+def test_a_green_is_not_held_against_a_stage_that_drains_more_lanes(x):
+    n = len(x.stages)
+    lanes = [f"q{k}" for k in range(n)] + ["q2b"]
+    terms = np.zeros((n, n + 1, n + 1))
+    for k in range(n):
+        terms[k, k, k] = 1.0
+    terms[2, n, n] = 1.0  # stage 2 serves two lanes
+    sig = _signal(x, t0=990.0)
+    sig.pressure = Pressure(tuple(lanes), terms)
+    hold = sig.holds[1]
+    assert _discharging(sig, 1, hold + 1, {**_counts(0, 2, 5, 0), "q2b": 4}) == 2
+    # with one of them empty, stage 1 drains as fast and keeps its green
+    assert _discharging(sig, 1, hold + 1, {**_counts(0, 2, 5, 0), "q2b": 0}) == 1
+
+
+def test_a_green_into_a_blocked_exit_is_not_held(x):
+    n = len(x.stages)
+    sig = _signal(x, t0=990.0)
+    exits = np.zeros((n, n, 1))
+    exits[1, 1, 0] = 1.0  # stage 1's lane leaves over exit zone x1
+    sig.pressure = Pressure(sig.pressure.detectors, sig.pressure.terms, ("x1",), exits)
+    sig.capacity = {"x1": 4.0}
+    hold = sig.holds[1]
+    counts = _counts(0, 2, 9, 0)
+    assert _discharging(sig, 1, hold + 1, counts, halting={"x1": 1}) == 1
+    assert _discharging(sig, 1, hold + 1, counts, halting={"x1": 4}) == 2
 
 
 def test_max_green_comes_from_the_plan(x):

@@ -95,7 +95,7 @@ def _differs_unread(layout, state, snap, shown, started, active, t, settings, rn
         snap.counts, kernel.first_zones(layout, shown, decide, np.zeros(len(shown), bool))
     )
     zones, standing, loops = kernel.detail_rows(
-        layout, shown, active, decide, counts, snap.zone_ok, snap.calls, settings.exit_blocking
+        layout, shown, active, decide, counts, snap.zone_ok, snap.calls, settings.reads_exits
     )
     counts[zones] = snap.counts[zones]
     seen = replace(

@@ -26,8 +26,15 @@ one of its queue zones in the last minute), pressure does not end a green while 
 discharges at saturation (``saturated_share``): that share of its gap-out loops still
 sees vehicles within ``gap`` seconds and vehicles move through its queue zones (a queue
 standing on a busy loop is held by a blocked exit, and holding its green serves nobody).
-With ``exit_blocking`` (off by default) each lane's pressure is weighed by the open share
-of its exits (vehicles standing in the exit zone just past the junction block it).
+At every signal (``lost_time_hold``), pressure does not end a green discharging so before
+it has run the signal's lost time per cycle (its intergreens), if its busy
+loops are at least as many as the lanes with vehicles the best waiting stage would serve:
+a switch costs an intergreen of nobody served, and the queue that drains faster is served
+exhaustively (the c-mu rule of polling systems with switchover times). A green counts as
+discharging for either hold only while its lanes' exits are on average open
+(``exit_open_share``). With ``exit_blocking`` (off by default) each lane's pressure is
+weighed by the open share of its exits (vehicles standing in the exit zone just past the
+junction block it).
 
 The next stage is the waiting stage with the highest pressure, unless one has waited past
 its limit: that one comes next, but does not cut the current green short (ending greens
@@ -188,7 +195,22 @@ def _choose(
     if pushed and settings.saturated_share > 0 and loops:
         busy = sum(1 for d in loops if gaps[d] < settings.gap)
         discharging = busy >= settings.saturated_share * len(loops) and moving > 0
-        pushed = not (sig.congested and discharging)
+        served = sig.pressure.served()  # (P, L)
+        if settings.exit_open_share > 0:
+            opened = sig.pressure.open_share(seen.halting, sig.capacity)[stage]  # (L,)
+            lanes = max(int(served[stage].sum()), 1)
+            discharging &= float(opened @ served[stage]) / lanes >= settings.exit_open_share
+        held = sig.congested and discharging
+        if settings.lost_time_hold:
+            lost = sig.x.lost_time
+            zones = sig.pressure.detectors
+            queued = sum(
+                1
+                for k in range(served.shape[1])
+                if served[best, k] and not served[stage, k] and counts.get(zones[k], 0) > 0
+            )
+            held = held or (discharging and elapsed < lost and busy >= queued)
+        pushed = not held
     if pushed and settings.keep_moving:
         pushed = pressure[best] > moving
     return after if gapped or maxed or pushed else stage

@@ -243,7 +243,7 @@ class AdaptiveController(Controller):
             counts,
             self._zone_ok,
             calls,
-            self.settings.free.exit_blocking,
+            self.settings.free.reads_exits,
             hooked,
         )
         unread = np.zeros(len(counts), bool)  # (Z,)

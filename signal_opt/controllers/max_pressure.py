@@ -68,6 +68,11 @@ class Pressure:
         )  # (X,)
         return 1.0 - self.exits @ fill
 
+    def served(self) -> np.ndarray:
+        """(P, L) bool: the stage gives the incoming lane green."""
+        lanes = self.terms.shape[1]
+        return self.terms[:, np.arange(lanes), np.arange(lanes)] > 0
+
     def of(self, counts: Mapping[str, int], rates: np.ndarray | None = None) -> np.ndarray:
         """Pressure of every stage (P,) from vehicles now on each queue zone; ``rates``
         (P, L) weighs each lane's term by how fast the stage serves it (Varaiya's
