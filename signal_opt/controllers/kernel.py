@@ -92,14 +92,14 @@ class FreeSettings:
     lost_time_hold: bool = True
     """At every signal, pressure does not end a green that still discharges at saturation
     (as for ``saturated_share``) before it has run the signal's lost time per cycle (its
-    intergreens, :attr:`Intersection.lost_time`), provided its busy stop-line loops are at least as
-    many as the lanes with vehicles the best waiting stage would serve instead. Every
+    intergreens, :attr:`Intersection.lost_time`), provided its busy stop-line loops are
+    at least as many as the lanes with vehicles the best waiting stage would serve. Every
     switch costs the signal an intergreen of nobody served; in polling systems with
     switchover times the queue that drains faster is served exhaustively (the c-mu rule),
-    and one draining no faster than its rival gains nothing by being held. Over three
-    seeds on the stress family and the shared scenarios: -1.6 % time loss on the mean,
-    berlin_doerpfeldstr -23 % (no breakdown), two heavy cases worse (an arterial +15 %, a
-    grid +8 %) (``benchmarks/results/congestion_variants.md``)."""
+    and one draining no faster than its rival gains nothing by being held. Over four
+    seeds of the stress family and the shared scenarios: -0.9 % time loss on the mean,
+    8 cases better by more than 3 %, a heavy arterial and a heavy grid worse by 13 % and
+    10 %; -1.3 % on six fresh draws (``benchmarks/results/congestion_variants.md``)."""
     exit_open_share: float = 0.5
     """A green is held as discharging (``saturated_share``, ``lost_time_hold``) only while
     its lanes' exits are on average at least this open (:func:`open_share`): a queue that
