@@ -27,9 +27,9 @@ discharges at saturation (``saturated_share``): that share of its gap-out loops 
 sees vehicles within ``gap`` seconds and vehicles move through its queue zones (a queue
 standing on a busy loop is held by a blocked exit, and holding its green serves nobody).
 At every signal (``lost_time_hold``), pressure does not end a green discharging so before
-it has run the signal's lost time per cycle (its intergreens), if its busy
-loops are at least as many as the lanes with vehicles the best waiting stage would serve:
-a switch costs an intergreen of nobody served, and the queue that drains faster is served
+it has run the signal's lost time per cycle (its intergreens), if its busy loops are at
+least as many as the lanes with vehicles the best waiting stage would serve: a switch
+costs an intergreen of nobody served, and the queue that drains faster is served
 exhaustively (the c-mu rule of polling systems with switchover times). A green counts as
 discharging for either hold only while its lanes' exits are on average open
 (``exit_open_share``). With ``exit_blocking`` (off by default) each lane's pressure is
