@@ -28,6 +28,12 @@ stress --seeds`` and ``benchmarks/shared.py --seeds`` before keeping it.
     .venv/bin/python benchmarks/variants.py default '{}' --draws out/all10 --seeds 2
     .venv/bin/python benchmarks/variants.py satall '{"congested_zones": 0}' --draws out/all10 \\
         --seeds 2 --against default
+
+Before keeping a rule, run it against the default on draws nobody has tuned on: make their
+files in seconds (``signal-opt stress --draws 10-15 --strategies fixed --end 30 --out
+out/val6``), then run both labels with ``--draws out/val6 --shared /nonexistent`` (no shared
+scenarios) into an ``--out`` of their own; their peers are not stored, so only
+``--against`` means anything there.
 """
 
 from __future__ import annotations
