@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -193,6 +194,23 @@ def test_a_green_into_a_blocked_exit_is_not_held(x):
     counts = _counts(0, 2, 9, 0)
     assert _discharging(sig, 1, hold + 1, counts, halting={"x1": 1}) == 1
     assert _discharging(sig, 1, hold + 1, counts, halting={"x1": 4}) == 2
+
+
+def test_no_green_starts_into_a_blocked_exit(x):
+    n = len(x.stages)
+    sig = _signal(x, t0=990.0)
+    exits = np.zeros((n, n, 1))
+    exits[2, 2, 0] = 1.0  # stage 2's lane leaves over exit zone x2
+    sig.pressure = Pressure(sig.pressure.detectors, sig.pressure.terms, ("x2",), exits)
+    sig.capacity = {"x2": 4.0}
+    hold = sig.holds[1]
+    counts = _counts(0, 2, 9, 5)  # stage 2 has the longest queue, stage 3 the next
+    assert _choose(sig, 1, hold + 1, counts, halting={**counts, "x2": 1}) == 2
+    # its exit full of standing vehicles, stage 2's queue has nowhere to go
+    assert _choose(sig, 1, hold + 1, counts, halting={**counts, "x2": 4}) == 3
+    off = replace(S, exit_blocking=False)
+    seen = StepReading(counts, {**counts, "x2": 4}, {f"s{k}": 0.0 for k in range(n)}, {})
+    assert choose_stage(sig, 1, 990.0 - hold - 1, 990.0, seen, off, frozenset())[0] == 2
 
 
 def test_max_green_comes_from_the_plan(x):

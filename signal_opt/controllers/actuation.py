@@ -32,9 +32,9 @@ least as many as the lanes with vehicles the best waiting stage would serve: a s
 costs an intergreen of nobody served, and the queue that drains faster is served
 exhaustively (the c-mu rule of polling systems with switchover times). A green counts as
 discharging for either hold only while its lanes' exits are on average open
-(``exit_open_share``). With ``exit_blocking`` (off by default) each lane's pressure is
-weighed by the open share of its exits (vehicles standing in the exit zone just past the
-junction block it).
+(``exit_open_share``). Each lane's pressure is weighed by the open share of its exits
+(``exit_blocking``): vehicles standing in the exit zone just past the junction block it,
+so no green starts into a blocked exit for the vehicles it cannot move.
 
 The next stage is the waiting stage with the highest pressure, unless one has waited past
 its limit: that one comes next, but does not cut the current green short (ending greens

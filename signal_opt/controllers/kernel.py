@@ -85,10 +85,15 @@ class FreeSettings:
     (capacity-aware back-pressure: Gregoire, Qian, Frazzoli et al., 2014). Off by default:
     over two seeds it gains 3 % on the heavy stress cases and loses 2-5 % on a held-out
     district (``benchmarks/results/congestion_variants.md``)."""
-    exit_blocking: bool = False
+    exit_blocking: bool = True
     """Weigh each lane's pressure by the share of its exits not blocked: vehicles standing
     in the exit zone just past the junction (the next link's queue reaches back to it)
-    leave no room, and a green into a blocked exit serves nobody."""
+    leave no room, and a green into a blocked exit serves nobody (its pressure counts
+    for what the green can move, good or bad). Over four SUMO seeds: -1.1 % time loss on
+    the mean of the stress family and the shared scenarios but berlin_doerpfeldstr (a
+    heavy grid -10 %, a gridlocked arterial -6 %, bologna_pasubio and ingolstadt7_high
+    -5 to -6 %; none worse by more than 3 %), berlin -11 % over twelve seeds; on six
+    fresh draws +0.4 %, a heavy grid +8 % (``benchmarks/results/congestion_variants.md``)."""
     lost_time_hold: bool = True
     """At every signal, pressure does not end a green that still discharges at saturation
     (as for ``saturated_share``) before it has run the signal's lost time per cycle (its
