@@ -38,7 +38,16 @@ def _counts(*vehicles):
 
 
 def _choose_walk(
-    sig, stage, elapsed, counts, gaps=None, bad=frozenset(), t=1000.0, calls=(), halting=None
+    sig,
+    stage,
+    elapsed,
+    counts,
+    gaps=None,
+    bad=frozenset(),
+    t=1000.0,
+    calls=(),
+    halting=None,
+    settings=S,
 ):
     gaps = gaps if gaps is not None else {f"s{k}": 0.0 for k in range(len(sig.x.stages))}
     # the controller leaves faulty detectors out of what it passes
@@ -47,7 +56,7 @@ def _choose_walk(
     # unless told otherwise, every vehicle on a queue zone stands (none is moving)
     halting = halting if halting is not None else dict(counts)
     seen = StepReading(counts, halting, gaps, {})
-    return choose_stage(sig, stage, t - elapsed, t, seen, S, frozenset(calls))
+    return choose_stage(sig, stage, t - elapsed, t, seen, settings, frozenset(calls))
 
 
 def _choose(*args, **kwargs):
@@ -183,13 +192,20 @@ def test_a_green_is_not_held_against_a_stage_that_drains_more_lanes(x):
     assert _discharging(sig, 1, hold + 1, {**_counts(0, 2, 5, 0), "q2b": 0}) == 1
 
 
-def test_a_green_into_a_blocked_exit_is_not_held(x):
+def _with_exit(x, k):
+    """A signal whose stage ``k`` serves its one lane into exit zone ``x{k}`` (holding 4
+    vehicles standing)."""
     n = len(x.stages)
     sig = _signal(x, t0=990.0)
     exits = np.zeros((n, n, 1))
-    exits[1, 1, 0] = 1.0  # stage 1's lane leaves over exit zone x1
-    sig.pressure = Pressure(sig.pressure.detectors, sig.pressure.terms, ("x1",), exits)
-    sig.capacity = {"x1": 4.0}
+    exits[k, k, 0] = 1.0
+    sig.pressure = Pressure(sig.pressure.detectors, sig.pressure.terms, (f"x{k}",), exits)
+    sig.capacity = {f"x{k}": 4.0}
+    return sig
+
+
+def test_a_green_into_a_blocked_exit_is_not_held(x):
+    sig = _with_exit(x, 1)
     hold = sig.holds[1]
     counts = _counts(0, 2, 9, 0)
     assert _discharging(sig, 1, hold + 1, counts, halting={"x1": 1}) == 1
@@ -197,20 +213,15 @@ def test_a_green_into_a_blocked_exit_is_not_held(x):
 
 
 def test_no_green_starts_into_a_blocked_exit(x):
-    n = len(x.stages)
-    sig = _signal(x, t0=990.0)
-    exits = np.zeros((n, n, 1))
-    exits[2, 2, 0] = 1.0  # stage 2's lane leaves over exit zone x2
-    sig.pressure = Pressure(sig.pressure.detectors, sig.pressure.terms, ("x2",), exits)
-    sig.capacity = {"x2": 4.0}
+    sig = _with_exit(x, 2)
     hold = sig.holds[1]
     counts = _counts(0, 2, 9, 5)  # stage 2 has the longest queue, stage 3 the next
     assert _choose(sig, 1, hold + 1, counts, halting={**counts, "x2": 1}) == 2
     # its exit full of standing vehicles, stage 2's queue has nowhere to go
-    assert _choose(sig, 1, hold + 1, counts, halting={**counts, "x2": 4}) == 3
+    blocked = {**counts, "x2": 4}
+    assert _choose(sig, 1, hold + 1, counts, halting=blocked) == 3
     off = replace(S, exit_blocking=False)
-    seen = StepReading(counts, {**counts, "x2": 4}, {f"s{k}": 0.0 for k in range(n)}, {})
-    assert choose_stage(sig, 1, 990.0 - hold - 1, 990.0, seen, off, frozenset())[0] == 2
+    assert _choose(sig, 1, hold + 1, counts, halting=blocked, settings=off) == 2
 
 
 def test_max_green_comes_from_the_plan(x):
