@@ -48,7 +48,11 @@ def _choose_walk(
     calls=(),
     halting=None,
     settings=S,
+    clearance=0.0,
 ):
+    """``stage`` has shown green for ``elapsed`` s, chosen for a queue that needed
+    ``clearance`` s of it."""
+    sig.clearance = clearance
     gaps = gaps if gaps is not None else {f"s{k}": 0.0 for k in range(len(sig.x.stages))}
     # the controller leaves faulty detectors out of what it passes
     counts = {d: n for d, n in counts.items() if d not in bad}
@@ -141,6 +145,26 @@ def test_pressure_ends_a_green_only_after_its_hold(x):
     start = max(x.stages[k].min_green, hold - 2)
     assert _choose(sig, k, start, counts) == k
     assert _choose(sig, k, hold, counts) == other
+
+
+def test_pressure_ends_a_green_only_after_its_queue_has_cleared(x):
+    sig = _signal(x)
+    hold = sig.holds[1]
+    # stage 1 is chosen with 9 vehicles on its zone: they need 2 s + 9 x 2 s of green
+    assert _choose(sig, 0, 60.0, _counts(1, 9, 0, 0), {"s0": 99.0}) == 1
+    need = S.startup_lost + 9 * S.clear_headway
+    assert sig.clearance == pytest.approx(need) and need > hold
+    # a bigger queue waits for stage 2; stage 1's loops are quiet, 3 vehicles drive up
+    counts, quiet, moving = _counts(0, 3, 30, 0), {f"s{k}": 99.0 for k in range(4)}, {}
+    assert _choose(sig, 1, hold + 1, counts, quiet, halting=moving, clearance=need) == 1
+    assert _choose(sig, 1, need, counts, quiet, halting=moving, clearance=need) == 2
+    off = replace(S, queue_clearance=False)
+    assert _choose(sig, 1, hold + 1, counts, quiet, halting=moving, settings=off) == 2
+    # into a blocked exit holding the green serves nobody: only the hold counts
+    sig = _with_exit(x, 1)
+    args = (sig, 1, hold + 1, counts, quiet)
+    assert _choose(*args, halting={"x1": 1}, clearance=need) == 1
+    assert _choose(*args, halting={"x1": 4}, clearance=need) == 2
 
 
 def test_a_moving_platoon_is_not_cut_for_a_smaller_queue(x):

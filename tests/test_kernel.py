@@ -117,6 +117,7 @@ def _differs_unread(layout, state, snap, shown, started, active, t, settings, rn
         (2, FreeSettings(saturated_share=0.5, exit_blocking=False)),
         (3, FreeSettings(saturated_share=0.01, exit_blocking=True)),
         (4, FreeSettings(storage_weighted=True)),
+        (5, FreeSettings(queue_clearance=False, hold_intergreens=3.0)),
     ],
 )
 def test_kernel_agrees_with_the_reference_on_random_snapshots(intersections, seed, settings):

@@ -12,10 +12,13 @@ controller's actuation does, with queue pressure choosing the next stage (Varaiy
 max-pressure) rather than a fixed rotation:
 
 - a green holds for its minimum and a slot of ``hold_intergreens`` x the intergreen it
-  costs to leave it, then ends as soon as another waiting stage has more pressure, and
-  more than the vehicles still moving through the green's queue zones: a platoon being
-  served is not cut for a queue smaller than itself (the "advanced max-pressure" rule of
-  Zhang et al., 2022);
+  costs to leave it, and, while its exits are open, until the queue that stood when it
+  was chosen has had time to clear (``queue_clearance``: a start-up lost time and a
+  saturation headway per vehicle on its fullest zone, the "added initial" green of field
+  actuated controllers); then it ends as soon as another waiting stage has more
+  pressure, and more than the vehicles still moving through the green's queue zones: a
+  platoon being served is not cut for a queue smaller than itself (the "advanced
+  max-pressure" rule of Zhang et al., 2022);
 - it ends earlier (gap-out) when nobody is left: no vehicle over its stop-line loops for
   ``gap`` seconds and its queue zones empty;
 - it ends at its maximum green;
@@ -96,6 +99,8 @@ class FreeSignal:
     """Vehicles each queue and exit zone holds standing."""
     congested: bool = False
     """Queues at the signal reach past its queue zones (from interval data)."""
+    clearance: float = 0.0
+    """Seconds of green the queue needs that stood when the green in force was chosen."""
 
     def bound_by(self, plan: Plan, settings: FreeSettings) -> None:
         """Take the bounds of a (re)timed plan."""
@@ -150,6 +155,9 @@ def choose_stage(
     if sig.discharge is not None:
         sig.discharge.observe(stage, seen.halting, seen.passed)
     choice = _choose(sig, stage, t - started, t, seen, settings)
+    if choice != stage:
+        queue = max((seen.counts.get(d, 0) for d in sig.queues[choice]), default=0)
+        sig.clearance = float(settings.clearance(np.array(float(queue))))
     return choice, bool(sig.crossings[choice] & calls)
 
 
@@ -189,17 +197,19 @@ def _choose(
         bool(loops) and waiting[stage] == 0 and all(gaps.get(d, 0.0) >= settings.gap for d in loops)
     )
     maxed = elapsed >= sig.max_greens[stage]
-    pushed = elapsed >= sig.holds[stage] and pressure[best] > pressure[stage]
+    served = sig.pressure.served()  # (P, L)
+    exits_open = True
+    if settings.exit_open_share > 0 and settings.reads_exits:
+        opened = sig.pressure.open_share(seen.halting, sig.capacity)[stage]  # (L,)
+        lanes = max(int(served[stage].sum()), 1)
+        exits_open = float(opened @ served[stage]) / lanes >= settings.exit_open_share
+    hold = max(sig.holds[stage], sig.clearance if exits_open else 0.0)
+    pushed = elapsed >= hold and pressure[best] > pressure[stage]
     standing = seen.halting
     moving = sum(counts[d] - standing.get(d, 0) for d in sig.queues[stage] if d in counts)
     if pushed and settings.saturated_share > 0 and loops:
         busy = sum(1 for d in loops if gaps[d] < settings.gap)
-        discharging = busy >= settings.saturated_share * len(loops) and moving > 0
-        served = sig.pressure.served()  # (P, L)
-        if settings.exit_open_share > 0:
-            opened = sig.pressure.open_share(seen.halting, sig.capacity)[stage]  # (L,)
-            lanes = max(int(served[stage].sum()), 1)
-            discharging &= float(opened @ served[stage]) / lanes >= settings.exit_open_share
+        discharging = busy >= settings.saturated_share * len(loops) and moving > 0 and exits_open
         held = sig.congested and discharging
         if settings.lost_time_hold:
             lost = sig.x.lost_time

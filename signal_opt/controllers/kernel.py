@@ -44,8 +44,9 @@ PRIOR_SECONDS = 30.0
 
 @dataclass(frozen=True)
 class FreeSettings:
-    hold_intergreens: float = 3.0
-    """A green holds for this many times its intergreen before pressure may end it."""
+    hold_intergreens: float = 2.0
+    """A green holds for this many times its intergreen before pressure may end it (and
+    for its queue's clearance time, ``queue_clearance``)."""
     min_hold: float = 5.0
     gap: float = 2.0
     """Gap-out: seconds without a vehicle on the stop-line loops (queue zones empty)."""
@@ -111,10 +112,32 @@ class FreeSettings:
     crawls because the next link is full is not served by holding its green (0: exits
     not read for holds)."""
 
+    queue_clearance: bool = True
+    """Pressure does not end a green before the queue that stood when it was chosen has
+    had time to clear: ``startup_lost`` plus ``clear_headway`` per vehicle on the stage's
+    fullest queue zone (lanes discharge side by side), unless its exits are blocked
+    (``exit_open_share``). This is the "added initial" green of field actuated
+    controllers (volume-density operation: the minimum green grows with the queue counted
+    during red), and gated service in polling systems with switchover times: a visit
+    serves at least who was waiting when it began. A light queue clears within the hold;
+    a long one keeps its green until it has gone, so a short hold serves light traffic
+    without cutting long queues into several greens, each paying an intergreen."""
+    startup_lost: float = 2.0
+    """Seconds lost as a standing queue starts (the Highway Capacity Manual's value)."""
+    clear_headway: float = 1.0 / PRIOR_RATE
+    """Seconds per vehicle and lane of a discharging queue (1,800 veh/h)."""
+
+    def clearance(self, vehicles: np.ndarray) -> np.ndarray:
+        """Seconds of green a queue of ``vehicles`` (any shape) on the fullest lane needs
+        (0: no queue, or ``queue_clearance`` off)."""
+        need = self.startup_lost + self.clear_headway * vehicles
+        return np.where((vehicles > 0) & self.queue_clearance, need, 0.0)
+
     @property
     def reads_exits(self) -> bool:
         """Whether decisions read the standing vehicles of exit zones."""
-        return self.exit_blocking or (self.exit_open_share > 0 and self.saturated_share > 0)
+        holds = self.saturated_share > 0 or self.queue_clearance
+        return self.exit_blocking or (self.exit_open_share > 0 and holds)
 
 
 def fed_share(zone_m: float | None, lane_m: float | None) -> float:
@@ -221,6 +244,9 @@ class KernelState:
     congested: np.ndarray
     """(N,) bool: queues at the signal reach past its zones (set by the controller from
     interval data)."""
+    clearance: np.ndarray
+    """(N,) seconds of green the queue needs that stood when the green in force was chosen
+    (:meth:`FreeSettings.clearance`)."""
 
 
 @dataclass(frozen=True)
@@ -442,6 +468,7 @@ def new_state(
         seconds=np.zeros((n, p, nl)),
         passed=np.zeros((n, p, nl)),
         congested=np.zeros(n, bool),
+        clearance=np.zeros(n),
     )
     for i, plan in enumerate(plans):
         bound_by(layout, state, i, plan, settings)
@@ -568,6 +595,10 @@ def decide_free(
             t,
             settings,
         )
+    # a new green's queue: the vehicles on its fullest zone now (read as a rival's)
+    moved = np.flatnonzero(active & (choice != stage))  # (W,)
+    queue = counts[layout.stage_zones[moved, choice[moved]]].max(axis=1, initial=0.0)  # (W,)
+    state.clearance[moved] = settings.clearance(queue)
     walk = pressed[layout.stage_crossings[np.arange(n), choice]].any(axis=1)  # (N,)
     return choice, walk & active
 
@@ -623,20 +654,24 @@ def _choose(
         & np.all(~loops_ok | (gaps >= settings.gap), axis=1)
     )  # (R,)
     maxed = elapsed >= state.max_greens[r, cur]  # (R,)
-    pushed = (elapsed >= layout.holds[r, cur]) & (press[pick, best] > press[pick, cur])  # (R,)
+    served = layout.served[r, cur]  # (R, L)
+    exits_open = np.ones(len(r), bool)  # (R,) the green's exits are open enough to hold it
+    if settings.exit_open_share > 0 and opened is not None:
+        lanes = np.maximum(served.sum(axis=1), 1)  # (R,)
+        exits_open = (opened[pick, cur] * served).sum(axis=1) / lanes >= settings.exit_open_share
+    hold = np.maximum(layout.holds[r, cur], np.where(exits_open, state.clearance[r], 0.0))
+    pushed = (elapsed >= hold) & (press[pick, best] > press[pick, cur])  # (R,)
     cz = zones[pick, cur]  # (R, S)
     moving = np.where(zone_ok[cz], counts[cz] - halting[cz], 0.0).sum(axis=1)  # (R,)
     if settings.saturated_share > 0:
         busy = (loops_ok & (gaps < settings.gap)).sum(axis=1)  # (R,)
         usable_loops = loops_ok.sum(axis=1)  # (R,)
         discharging = (
-            (usable_loops > 0) & (busy >= settings.saturated_share * usable_loops) & (moving > 0)
+            (usable_loops > 0)
+            & (busy >= settings.saturated_share * usable_loops)
+            & (moving > 0)
+            & exits_open
         )  # (R,)
-        served = layout.served[r, cur]  # (R, L)
-        if settings.exit_open_share > 0 and opened is not None:
-            lanes = np.maximum(served.sum(axis=1), 1)  # (R,)
-            exits_open = (opened[pick, cur] * served).sum(axis=1) / lanes  # (R,)
-            discharging &= exits_open >= settings.exit_open_share
         held = state.congested[r] & discharging  # (R,)
         if settings.lost_time_hold:
             rival = layout.served[r, best] & ~served  # (R, L)
